@@ -1,0 +1,1 @@
+"""FrontDesk domain core: no Qt, no network clients, no keyring."""
