@@ -6,9 +6,10 @@ Nothing is written unless ``uow.commit()`` is called; database rule violations b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -29,7 +30,32 @@ from core.events.catalog import DomainEvent
 from core.models import AuditEntry, Base, Hotel, OutboxEvent
 
 T = TypeVar("T")
+P = ParamSpec("P")
 M = TypeVar("M", bound=Base)
+
+# Every public service entry point and the permission it checks (tested role by role).
+ENTRY_POINTS: dict[str, Permission] = {}
+
+
+def requires(permission: Permission) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Mark a service entry point: the actor (first argument) must hold ``permission``."""
+
+    def wrap(fn: Callable[P, T]) -> Callable[P, T]:
+        ENTRY_POINTS[f"{fn.__module__}.{fn.__qualname__}"] = permission
+
+        @functools.wraps(fn)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> T:
+            actor = args[0]
+            if not isinstance(actor, Actor):
+                raise TypeError(f"{fn.__qualname__} takes the Actor first")
+            actor.require(permission)
+            return fn(*args, **kwargs)
+
+        checked.permission = permission  # type: ignore[attr-defined]
+        return checked
+
+    return wrap
+
 
 _engine: Engine | None = None
 

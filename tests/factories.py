@@ -1,0 +1,112 @@
+"""Small hotels for tests, written as the owner role (as an operator's setup would be)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core.auth import Actor, Role, hash_password
+from core.models import Hotel, Room, RoomType, StaffUser
+
+PASSWORD = "correct-horse-1"
+
+
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@dataclass
+class HotelFixture:
+    hotel_id: int
+    name: str
+    business_date: dt.date
+    room_type_ids: dict[str, int]  # code -> id
+    room_ids: dict[str, int]  # number -> id
+    user_ids: dict[Role, int] = field(default_factory=dict)
+
+    def actor(self, role: Role = Role.FRONT_DESK) -> Actor:
+        return Actor(hotel_id=self.hotel_id, role=role, user_id=self.user_ids[role], username=role.value)
+
+    @property
+    def front_desk(self) -> Actor:
+        return self.actor(Role.FRONT_DESK)
+
+    @property
+    def manager(self) -> Actor:
+        return self.actor(Role.MANAGER)
+
+    @property
+    def housekeeping(self) -> Actor:
+        return self.actor(Role.HOUSEKEEPING)
+
+    @property
+    def admin(self) -> Actor:
+        return self.actor(Role.ADMIN)
+
+
+def make_hotel(
+    owner: Engine,
+    name: str,
+    rooms: int = 10,
+    *,
+    business_date: dt.date | None = None,
+    inspection_required: bool = True,
+) -> HotelFixture:
+    """``rooms`` rooms over floors 1..n (10 a floor): odd numbers STD at 100.00, even DBL at 150.00,
+    all inspected and vacant; one staff user per role, password ``PASSWORD``."""
+    today = business_date or dt.date.today()
+    with Session(owner) as session, session.begin():
+        hotel = Hotel(name=name, business_date=today, currency="EUR", inspection_required=inspection_required)
+        session.add(hotel)
+        session.flush()
+        types = {
+            "STD": RoomType(
+                hotel_id=hotel.id, code="STD", name="Standard", base_rate=Decimal("100.00"), max_occupancy=2
+            ),
+            "DBL": RoomType(
+                hotel_id=hotel.id, code="DBL", name="Double", base_rate=Decimal("150.00"), max_occupancy=3
+            ),
+        }
+        session.add_all(types.values())
+        session.flush()
+        room_rows = []
+        for i in range(rooms):
+            floor = i // 10 + 1
+            number = f"{floor}{i % 10 + 1:02d}"
+            code = "STD" if i % 2 == 0 else "DBL"
+            room_rows.append(
+                Room(
+                    hotel_id=hotel.id,
+                    number=number,
+                    floor=floor,
+                    room_type_id=types[code].id,
+                    hk_status="inspected",
+                )
+            )
+        session.add_all(room_rows)
+        users = {
+            role: StaffUser(
+                hotel_id=hotel.id,
+                username=role.value.replace("_", "-"),
+                full_name=f"{role.value.title()} User",
+                role=role.value,
+                password_hash=_password_hash(),
+            )
+            for role in Role
+        }
+        session.add_all(users.values())
+        session.flush()
+        return HotelFixture(
+            hotel_id=hotel.id,
+            name=name,
+            business_date=today,
+            room_type_ids={code: t.id for code, t in types.items()},
+            room_ids={r.number: r.id for r in room_rows},
+            user_ids={role: u.id for role, u in users.items()},
+        )
