@@ -215,3 +215,15 @@ class BusinessDateRolled(DomainEvent):
 @event("staff.changed")
 class StaffChanged(DomainEvent):
     user_id: int
+
+
+@event("housekeeping.taskStarted")
+class TaskStarted(DomainEvent):
+    task_id: int
+    room_id: int
+
+
+@event("housekeeping.taskCancelled")
+class TaskCancelled(DomainEvent):
+    task_id: int
+    room_id: int
