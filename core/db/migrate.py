@@ -59,8 +59,7 @@ def ensure_current(engine: Engine) -> None:
     known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     if current not in known:
         raise SchemaOutdated(
-            f"The database schema ({current}) is newer than this FrontDesk ({head}). "
-            "Install the newer version."
+            f"The database schema ({current}) is newer than this FrontDesk ({head}). Install the newer version."
         )
     raise SchemaOutdated(
         f"The database schema ({current}) is behind this FrontDesk ({head}). Run `frontdesk db upgrade`."

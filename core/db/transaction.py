@@ -71,9 +71,7 @@ def with_retry(work: Callable[[], T], *, attempts: int = 5, first_delay: float =
             if sqlstate(exc) not in RETRYABLE:
                 raise
             if attempt == attempts:
-                raise ConcurrencyConflict(
-                    "Another terminal was changing the same records; please try again."
-                ) from None
+                raise ConcurrencyConflict("Another terminal was changing the same records; please try again.") from None
             delay = random.uniform(0, first_delay * 2 ** (attempt - 1))
             log.info("transaction retry %d after SQLSTATE %s (%.3fs)", attempt, sqlstate(exc), delay)
             time.sleep(delay)

@@ -45,7 +45,7 @@ def test_command_line_beats_environment_beats_config_file(home, monkeypatch):
 def test_unreadable_config_file_is_named_in_the_error(home):
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="config.json cannot be read"):
+    with pytest.raises(ConfigError, match=r"config\.json cannot be read"):
         config.resolve()
 
 
