@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,12 @@ from core.events.bus import ANY, DeliveryFailure, EventBus, RetryPolicy, current
 from core.events.catalog import BookingCancelled, BookingCreated, BookingUpdated, DomainEvent
 
 FAST_RETRY = RetryPolicy(attempts=3, first_delay=0.01)
+
+# The catalog's @event decorator is typed as returning type[DomainEvent], which hides the dataclass
+# fields from mypy; these untyped aliases keep the constructors checked at run time only.
+Updated: Any = BookingUpdated
+Cancelled: Any = BookingCancelled
+Created: Any = BookingCreated
 
 
 @pytest.fixture
@@ -25,7 +32,7 @@ def bus() -> Iterator[EventBus]:
 
 class Recorder:
     def __init__(self) -> None:
-        self.events: list[DomainEvent] = []
+        self.events: list[Any] = []
         self.ids: list[int | None] = []
         self.threads: set[str] = set()
 
@@ -35,8 +42,8 @@ class Recorder:
         self.threads.add(threading.current_thread().name)
 
 
-def updated(n: int, hotel_id: int = 1) -> BookingUpdated:
-    return BookingUpdated(hotel_id=hotel_id, booking_id=n)
+def updated(n: int, hotel_id: int = 1) -> Any:
+    return Updated(hotel_id=hotel_id, booking_id=n)
 
 
 def always_fails(event: DomainEvent) -> None:
@@ -88,7 +95,7 @@ def test_failing_handler_is_retried_then_recorded_as_failed_delivery_with_the_er
 
 def test_handler_that_recovers_on_a_retry_is_not_recorded_as_failed():
     failures: list[DeliveryFailure] = []
-    tries = []
+    tries: list[DomainEvent] = []
 
     def recovers(event: DomainEvent) -> None:
         tries.append(event)
@@ -128,8 +135,7 @@ def test_each_handler_sees_events_in_publish_order_even_across_retries(bus):
     seen: list[int] = []
     failed_once: set[int] = set()
 
-    def fails_first_time_on_two(event: DomainEvent) -> None:
-        assert isinstance(event, BookingUpdated)
+    def fails_first_time_on_two(event: Any) -> None:
         if event.booking_id == 2 and 2 not in failed_once:
             failed_once.add(2)
             raise RuntimeError("transient")
@@ -169,7 +175,7 @@ def test_wildcard_receives_every_type_and_a_handler_on_both_gets_each_event_once
     bus.subscribe(BookingCancelled, both)
 
     bus.publish(updated(1))
-    bus.publish(BookingCancelled(hotel_id=1, booking_id=2))
+    bus.publish(Cancelled(hotel_id=1, booking_id=2))
     assert bus.drain(5)
 
     assert [e.name for e in everything.events] == ["booking.updated", "booking.cancelled"]
@@ -181,7 +187,7 @@ def test_handlers_get_only_the_types_they_subscribed_to(bus):
     bus.subscribe("booking.created", created)
     bus.publish(updated(1))
     bus.publish(
-        BookingCreated(
+        Created(
             hotel_id=1,
             booking_id=3,
             confirmation_code="A1",
@@ -226,7 +232,7 @@ def test_listener_counts_follow_subscribe_and_unsubscribe_by_class_or_name(bus):
 
 
 def test_unknown_event_names_are_refused_rather_than_silently_never_delivered(bus):
-    with pytest.raises(ValueError, match="booking.upated"):
+    with pytest.raises(ValueError, match=r"booking\.upated"):
         bus.subscribe("booking.upated", Recorder())
     with pytest.raises(ValueError):
         bus.subscribe(DomainEvent, Recorder())
