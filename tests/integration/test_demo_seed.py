@@ -52,7 +52,8 @@ def test_demo_hotel_looks_like_a_working_front_desk(db):
         ).scalar_one()
         nights_sold = conn.execute(
             text(
-                "SELECT count(*) FROM bookings b, generate_series(CAST(:d AS date), CAST(:d AS date) + 13, interval '1 day') night"
+                "SELECT count(*) FROM bookings b,"
+                " generate_series(CAST(:d AS date), CAST(:d AS date) + 13, interval '1 day') night"
                 " WHERE b.status IN ('confirmed','checked_in') AND b.check_in <= night AND b.check_out > night"
             ),
             {"d": TODAY},
