@@ -1,0 +1,358 @@
+"""Guest profiles: create and edit, VIP flag, search as you type, and possible duplicates.
+
+Lookups go through the normalised ``*_norm`` columns with equality or prefix ranges only, so they stay
+on an index under row-level security (see DESIGN "RLS and indexes").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
+
+from core import normalize
+from core.auth import Actor, Permission
+from core.errors import ValidationError
+from core.events.catalog import DomainEvent, GuestChanged
+from core.models import Booking, Guest, Room
+from core.services.uow import UnitOfWork, requires, unit_of_work
+
+SEARCH_LIMIT = 20
+DUPLICATE_LIMIT = 100
+_EMAIL_MAX = 254
+_PHONE_DIGITS = (6, 20)
+_PHONE_LIKE = re.compile(r"[+\d\s().\-/]+")
+_CODE_LIKE = re.compile(r"[A-Za-z0-9\-]{4,40}")
+_EDITABLE = ("last_name", "first_name", "email", "phone", "notes")
+E = TypeVar("E", bound=DomainEvent)
+
+
+@dataclass(frozen=True)
+class GuestInput:
+    """What a receptionist typed into the guest form."""
+
+    last_name: str
+    first_name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class GuestRow:
+    id: int
+    last_name: str
+    first_name: str
+    email: str | None
+    phone: str | None
+    vip: bool
+    notes: str
+    source: str
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}" if self.first_name else self.last_name
+
+
+@dataclass(frozen=True)
+class StayRef:
+    booking_id: int
+    confirmation_code: str
+    check_in: dt.date
+    check_out: dt.date
+    status: str
+    room_number: str | None
+
+
+@dataclass(frozen=True)
+class GuestMatch:
+    """A search hit: the guest, what matched ("confirmation", "name", "first_name", "email", "phone"),
+    the current or next stay and the last finished one."""
+
+    guest: GuestRow
+    matched_on: str
+    next_stay: StayRef | None
+    last_stay: StayRef | None
+
+
+@dataclass(frozen=True)
+class DuplicateCandidate:
+    guest: GuestRow
+    reasons: tuple[str, ...]  # "email", "phone", "name"
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    first: GuestRow
+    second: GuestRow
+    reasons: tuple[str, ...]
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def validated(data: GuestInput) -> GuestInput:
+    """The input trimmed and checked, or ValidationError; email and phone become None when empty."""
+    last = normalize.clean_text(data.last_name, "The last name", max_length=100, required=True)
+    first = normalize.clean_text(data.first_name, "The first name", max_length=100)
+    email = normalize.clean_text(data.email, "The e-mail address", max_length=_EMAIL_MAX) or None
+    phone = normalize.clean_text(data.phone, "The phone number", max_length=40) or None
+    notes = normalize.clean_text(data.notes, "The notes", max_length=2000, multiline=True)
+    if email is not None:
+        _check_email(email)
+    if phone is not None:
+        _check_phone(phone)
+    return GuestInput(last_name=last, first_name=first, email=email, phone=phone, notes=notes)
+
+
+def _check_email(email: str) -> None:
+    local, at, domain = email.partition("@")
+    plausible = (
+        at and local and "@" not in domain and "." in domain.strip(".") and not any(ch.isspace() for ch in email)
+    )
+    if not plausible:
+        raise ValidationError(f"{email!r} does not look like an e-mail address (name@example.com).")
+
+
+def _check_phone(phone: str) -> None:
+    digits = normalize.phone_norm(phone) or ""
+    low, high = _PHONE_DIGITS
+    if not _PHONE_LIKE.fullmatch(phone) or not low <= len(digits) <= high:
+        raise ValidationError(f"{phone!r} is not a phone number: use {low} to {high} digits, spaces, + - ( ).")
+
+
+def _apply(guest: Guest, data: GuestInput) -> None:
+    guest.last_name = data.last_name
+    guest.first_name = data.first_name
+    guest.email = data.email
+    guest.phone = data.phone
+    guest.notes = data.notes
+    guest.name_norm = normalize.name_norm(data.last_name, data.first_name)
+    guest.first_norm = normalize.fold(data.first_name)
+    guest.email_norm = normalize.email_norm(data.email)
+    guest.phone_norm = normalize.phone_norm(data.phone)
+
+
+def _event(event_type: type[E], **values: Any) -> E:
+    """The catalog's decorator hides event fields from the type checker; the dataclass checks them."""
+    return event_type(**values)
+
+
+def _row(guest: Guest) -> GuestRow:
+    return GuestRow(
+        id=guest.id,
+        last_name=guest.last_name,
+        first_name=guest.first_name,
+        email=guest.email,
+        phone=guest.phone,
+        vip=guest.vip,
+        notes=guest.notes,
+        source=guest.source,
+    )
+
+
+# --- changes -------------------------------------------------------------------------------------
+
+
+def add_guest(uow: UnitOfWork, data: GuestInput) -> Guest:
+    """Insert a validated guest inside another service's unit of work (audit row and event included)."""
+    clean = validated(data)
+    guest = Guest(hotel_id=uow.actor.hotel_id)
+    _apply(guest, clean)
+    uow.session.add(guest)
+    uow.flush()
+    uow.audit("guest.created", "guest", guest.id, name=_row(guest).display_name)
+    uow.emit(_event(GuestChanged, hotel_id=uow.actor.hotel_id, guest_id=guest.id))
+    return guest
+
+
+@requires(Permission.GUESTS_WRITE)
+def create_guest(actor: Actor, data: GuestInput) -> GuestRow:
+    """A new guest profile. Call find_duplicates_for() first to warn about a likely existing one."""
+    with unit_of_work(actor, Permission.GUESTS_WRITE) as uow:
+        guest = add_guest(uow, data)
+        uow.commit()
+        return _row(guest)
+
+
+@requires(Permission.GUESTS_WRITE)
+def update_guest(actor: Actor, guest_id: int, data: GuestInput) -> GuestRow:
+    """Replace the editable fields; an edit that changes nothing writes nothing."""
+    clean = validated(data)
+    with unit_of_work(actor, Permission.GUESTS_WRITE) as uow:
+        guest = uow.get(Guest, guest_id, "Guest", lock=True)
+        changed = [name for name in _EDITABLE if getattr(guest, name) != getattr(clean, name)]
+        if changed:
+            _apply(guest, clean)
+            guest.updated_at = func.now()
+            uow.audit("guest.updated", "guest", guest.id, changed=changed)
+            uow.emit(_event(GuestChanged, hotel_id=actor.hotel_id, guest_id=guest.id))
+            uow.commit()
+            uow.session.refresh(guest)
+        return _row(guest)
+
+
+@requires(Permission.GUESTS_WRITE)
+def set_vip(actor: Actor, guest_id: int, vip: bool) -> GuestRow:
+    """Set or clear the VIP flag."""
+    with unit_of_work(actor, Permission.GUESTS_WRITE) as uow:
+        guest = uow.get(Guest, guest_id, "Guest", lock=True)
+        if guest.vip != vip:
+            guest.vip = vip
+            guest.updated_at = func.now()
+            uow.audit("guest.vip_set" if vip else "guest.vip_cleared", "guest", guest.id)
+            uow.emit(_event(GuestChanged, hotel_id=actor.hotel_id, guest_id=guest.id))
+            uow.commit()
+            uow.session.refresh(guest)
+        return _row(guest)
+
+
+@requires(Permission.GUESTS_READ)
+def get_guest(actor: Actor, guest_id: int) -> GuestRow:
+    with unit_of_work(actor, Permission.GUESTS_READ) as uow:
+        return _row(uow.get(Guest, guest_id, "Guest"))
+
+
+# --- search as you type --------------------------------------------------------------------------
+
+
+def _prefix(column: QueryableAttribute[Any], prefix: str) -> ColumnElement[bool]:
+    """``column >= prefix AND column < next``: a range PostgreSQL can take from a C-collated index."""
+    return and_(column >= prefix, column < normalize.prefix_upper_bound(prefix))
+
+
+def _searches(hotel_id: int, text: str) -> Iterable[tuple[str, Select[Guest]]]:
+    """The lookups a typed text can mean, most specific first; each stays on one index."""
+    mine = select(Guest).where(Guest.hotel_id == hotel_id)
+    code = normalize.confirmation_code(text)
+    if _CODE_LIKE.fullmatch(text) and any(ch.isdigit() for ch in code):
+        by_code = mine.join(Booking, Booking.guest_id == Guest.id).where(
+            Booking.hotel_id == hotel_id, Booking.confirmation_code == code
+        )
+        yield "confirmation", by_code
+    digits = normalize.phone_norm(text) or ""
+    if _PHONE_LIKE.fullmatch(text) and len(digits) >= 3:
+        yield "phone", mine.where(_prefix(Guest.phone_norm, digits)).order_by(Guest.phone_norm)
+        return
+    email = normalize.email_norm(text) or ""
+    folded = normalize.fold(text)
+    if "@" not in text and folded:
+        yield "name", mine.where(_prefix(Guest.name_norm, folded)).order_by(Guest.name_norm)
+        yield "first_name", mine.where(_prefix(Guest.first_norm, folded)).order_by(Guest.first_norm, Guest.name_norm)
+        first, _, last = folded.partition(" ")
+        if last:  # "john smi": first name, then the start of the last name
+            first_then_last = mine.where(_prefix(Guest.name_norm, last), _prefix(Guest.first_norm, first))
+            yield "name", first_then_last.order_by(Guest.name_norm)
+    if len(email) >= 3 and " " not in email:
+        yield "email", mine.where(_prefix(Guest.email_norm, email)).order_by(Guest.email_norm)
+
+
+@requires(Permission.GUESTS_READ)
+def search_guests(actor: Actor, text: str) -> list[GuestMatch]:
+    """Up to 20 guests whose name ("last first" or first name), e-mail or phone starts with ``text``, or
+    whose booking has that confirmation code; case and accents do not matter."""
+    typed = normalize.clean_text(text, "The search text", max_length=100)
+    if not typed:
+        return []
+    with unit_of_work(actor, Permission.GUESTS_READ) as uow:
+        found: dict[int, tuple[str, Guest]] = {}
+        for matched_on, query in _searches(actor.hotel_id, typed):
+            for guest in uow.session.scalars(query.limit(SEARCH_LIMIT)):
+                found.setdefault(guest.id, (matched_on, guest))
+            if len(found) >= SEARCH_LIMIT:
+                break
+        hits = list(found.values())[:SEARCH_LIMIT]
+        upcoming, finished = _stays(uow.session, [guest.id for _, guest in hits], uow.business_date)
+        return [
+            GuestMatch(_row(guest), matched_on, upcoming.get(guest.id), finished.get(guest.id))
+            for matched_on, guest in hits
+        ]
+
+
+def _stays(session: Session, guest_ids: list[int], today: dt.date) -> tuple[dict[int, StayRef], dict[int, StayRef]]:
+    """Per guest: the current or next active stay, and the most recent checked-out one."""
+    if not guest_ids:
+        return {}, {}
+    base = (
+        select(Booking, Room.number)
+        .outerjoin(Room, Room.id == Booking.room_id)
+        .where(Booking.guest_id.in_(guest_ids))
+        .ext(distinct_on(Booking.guest_id))
+    )
+    upcoming = base.where(Booking.status.in_(("confirmed", "checked_in")), Booking.check_out > today).order_by(
+        Booking.guest_id, Booking.check_in
+    )
+    finished = base.where(Booking.status == "checked_out").order_by(Booking.guest_id, Booking.check_out.desc())
+    return _stay_refs(session, upcoming), _stay_refs(session, finished)
+
+
+def _stay_refs(session: Session, query: Select[Booking, str | None]) -> dict[int, StayRef]:
+    refs = {}
+    for booking, room_number in session.execute(query):
+        refs[booking.guest_id] = StayRef(
+            booking.id, booking.confirmation_code, booking.check_in, booking.check_out, booking.status, room_number
+        )
+    return refs
+
+
+# --- duplicates ----------------------------------------------------------------------------------
+
+
+@requires(Permission.GUESTS_READ)
+def find_duplicates_for(
+    actor: Actor, data: GuestInput, exclude_guest_id: int | None = None
+) -> list[DuplicateCandidate]:
+    """Existing guests with the same e-mail, phone or name as ``data`` (before creating or editing one).
+    Unusable fields are skipped here; create_guest() reports them."""
+    keys = {
+        "email": (Guest.email_norm, normalize.email_norm(data.email)),
+        "phone": (Guest.phone_norm, normalize.phone_norm(data.phone)),
+        "name": (Guest.name_norm, normalize.name_norm(data.last_name or "", data.first_name or "")),
+    }
+    wanted = {reason: (column, value) for reason, (column, value) in keys.items() if value}
+    if not wanted:
+        return []
+    with unit_of_work(actor, Permission.GUESTS_READ) as uow:
+        query = select(Guest).where(Guest.hotel_id == actor.hotel_id)
+        query = query.where(or_(*(column == value for column, value in wanted.values())))
+        if exclude_guest_id is not None:
+            query = query.where(Guest.id != exclude_guest_id)
+        guests = uow.session.scalars(query.order_by(Guest.id).limit(SEARCH_LIMIT)).all()
+        return [
+            DuplicateCandidate(
+                _row(guest),
+                tuple(reason for reason, (column, value) in wanted.items() if getattr(guest, column.key) == value),
+            )
+            for guest in guests
+        ]
+
+
+@requires(Permission.GUESTS_READ)
+def find_duplicates(actor: Actor) -> list[DuplicatePair]:
+    """Pairs of guests sharing an e-mail, a phone number or a name (up to 100 pairs), for review."""
+    with unit_of_work(actor, Permission.GUESTS_READ) as uow:
+        pairs: dict[tuple[int, int], tuple[Guest, Guest, list[str]]] = {}
+        for reason in ("email", "phone", "name"):
+            for first, second in uow.session.execute(_pairs_sharing(actor.hotel_id, reason)):
+                entry = pairs.setdefault((first.id, second.id), (first, second, []))
+                entry[2].append(reason)
+        ordered = sorted(pairs.items())[:DUPLICATE_LIMIT]
+        return [DuplicatePair(_row(a), _row(b), tuple(reasons)) for _, (a, b, reasons) in ordered]
+
+
+def _pairs_sharing(hotel_id: int, reason: str) -> Select[Guest, Guest]:
+    column = {"email": "email_norm", "phone": "phone_norm", "name": "name_norm"}[reason]
+    first, second = aliased(Guest), aliased(Guest)
+    return (
+        select(first, second)
+        .join(second, and_(getattr(second, column) == getattr(first, column), second.id > first.id))
+        .where(first.hotel_id == hotel_id, second.hotel_id == hotel_id, getattr(first, column).is_not(None))
+        .order_by(first.id, second.id)
+        .limit(DUPLICATE_LIMIT)
+    )
