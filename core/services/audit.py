@@ -1,0 +1,108 @@
+"""Audit log search: who did what to which record, newest first, one page at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from core import normalize
+from core.auth import Actor, Permission
+from core.errors import ValidationError
+from core.models import AuditEntry, StaffUser
+from core.services.uow import requires, unit_of_work
+
+PAGE_SIZE = 50
+SYSTEM_USER = "system"
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Every given criterion must hold; ``since`` is inclusive, ``until`` exclusive (time-zone aware)."""
+
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: str | int | None = None
+    user_id: int | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: dt.datetime
+    user_id: int | None
+    user_name: str  # the staff member's full name, or "system" for automatic work
+    action: str
+    resource_type: str
+    resource_id: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: tuple[AuditRow, ...]
+    next_before_id: int | None  # pass as ``before_id`` for the next (older) page; None on the last page
+
+
+def _checked(criteria: AuditFilter) -> AuditFilter:
+    for label, value in (("action", criteria.action), ("resource type", criteria.resource_type)):
+        if value is not None:
+            normalize.clean_text(value, f"The {label}", max_length=100)
+    if criteria.resource_id is not None:
+        normalize.clean_text(str(criteria.resource_id), "The record id", max_length=100)
+    for label, moment in (("start", criteria.since), ("end", criteria.until)):
+        if moment is not None and moment.tzinfo is None:
+            raise ValidationError(f"The {label} of the time window needs a time zone.")
+    if criteria.since and criteria.until and criteria.since >= criteria.until:
+        raise ValidationError("The start of the time window must be before its end.")
+    return criteria
+
+
+def _query(criteria: AuditFilter, hotel_id: int, before_id: int | None) -> Select[AuditEntry, str | None]:
+    query = (
+        select(AuditEntry, StaffUser.full_name)
+        .outerjoin(StaffUser, StaffUser.id == AuditEntry.user_id)
+        .where(AuditEntry.hotel_id == hotel_id)
+    )
+    if criteria.action:
+        query = query.where(AuditEntry.action == criteria.action.strip())
+    if criteria.resource_type:
+        query = query.where(AuditEntry.resource_type == criteria.resource_type.strip())
+    if criteria.resource_id is not None:
+        query = query.where(AuditEntry.resource_id == str(criteria.resource_id).strip())
+    if criteria.user_id is not None:
+        query = query.where(AuditEntry.user_id == criteria.user_id)
+    if criteria.since is not None:
+        query = query.where(AuditEntry.at >= criteria.since)
+    if criteria.until is not None:
+        query = query.where(AuditEntry.at < criteria.until)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)
+
+
+@requires(Permission.AUDIT_READ)
+def search_audit(actor: Actor, criteria: AuditFilter | None = None, before_id: int | None = None) -> AuditPage:
+    """Up to 50 audit rows matching ``criteria``, newest first, older than ``before_id`` when given."""
+    checked = _checked(criteria or AuditFilter())
+    with unit_of_work(actor, Permission.AUDIT_READ) as uow:
+        found = uow.session.execute(_query(checked, actor.hotel_id, before_id)).all()
+        rows = tuple(
+            AuditRow(
+                id=entry.id,
+                at=entry.at,
+                user_id=entry.user_id,
+                user_name=full_name or SYSTEM_USER,
+                action=entry.action,
+                resource_type=entry.resource_type,
+                resource_id=entry.resource_id,
+                details=dict(entry.details),
+            )
+            for entry, full_name in found[:PAGE_SIZE]
+        )
+    more = len(found) > PAGE_SIZE
+    return AuditPage(rows=rows, next_before_id=rows[-1].id if more else None)
