@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from core.services import folios
 from core.services.uow import unit_of_work
 from tests.factories import make_booking
 
+NOT_AN_ID: Any = "1"
 TABLES = ("bookings", "folios", "folio_lines", "audit_log", "event_outbox")
 
 
@@ -98,13 +100,13 @@ def test_post_charge_adds_a_line_an_audit_row_and_a_charge_posted_event(db, hote
     ]
 
 
-GOOD_AMOUNTS = [
+GOOD_AMOUNTS: list[tuple[Any, Decimal]] = [
     (7, Decimal("7.00")),
     ("99999.99", Decimal("99999.99")),
     (Decimal("12.500"), Decimal("12.50")),
     (" 0.01 ", Decimal("0.01")),
 ]
-BAD_AMOUNTS = [
+BAD_AMOUNTS: list[tuple[Any, str]] = [
     (12.5, "floating-point"),
     (Decimal("NaN"), "finite"),
     (Decimal("sNaN"), "finite"),
@@ -119,7 +121,7 @@ BAD_AMOUNTS = [
     (True, "must be a number"),
     (None, "must be a number"),
 ]
-BAD_DESCRIPTIONS = [
+BAD_DESCRIPTIONS: list[tuple[Any, str]] = [
     ("", "cannot be empty"),
     ("   ", "cannot be empty"),
     ("x" * 201, "201 characters"),
@@ -173,7 +175,7 @@ def test_unknown_and_other_hotels_folios_are_not_found(db, hotel, other_hotel, f
         with pytest.raises(NotFound):
             folios.folio_statement(hotel.front_desk, folio_id)
     with pytest.raises(ValidationError):
-        folios.post_charge(hotel.front_desk, "1", "Minibar", Decimal("1.00"))
+        folios.post_charge(hotel.front_desk, NOT_AN_ID, "Minibar", Decimal("1.00"))
     assert db_state(db) == before
 
 

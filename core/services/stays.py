@@ -1,0 +1,508 @@
+"""Stays: check-in (queueing when the room is not ready, early/late overrides, key issuance), duplicate keys,
+reversing a check-in, check-out (folio closed, room dirty, cleaning task) and reinstating a check-out.
+
+Every change locks the room row and then the booking row, always in that order, so terminals working on the
+same room wait for each other instead of deadlocking; the no-double-booking constraint stays the backstop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from core.auth import Actor, Permission
+from core.errors import ConcurrencyConflict, FolioError, InvalidTransition, NotFound, RoomUnavailable, ValidationError
+from core.events.catalog import (
+    BookingReinstated,
+    BookingUpdated,
+    GuestCheckedIn,
+    GuestCheckedOut,
+    RoomStatusChanged,
+    TaskCreated,
+)
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Hotel, HousekeepingTask, KeyIssue, Room
+from core.models import RoomOverlay as Overlay
+from core.services.folios import (
+    balance_of,
+    build_event,
+    clean_text,
+    close_locked_folio,
+    db_now,
+    lines_of,
+    lock_open_folio_of,
+    money,
+    open_new_folio,
+    require_id,
+    unsettled_message,
+)
+from core.services.uow import UnitOfWork, requires, transact
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECK_OUT_TIME = dt.time(11, 0)
+MAX_KEYS = 10
+CHECKOUT_CLEAN_PRIORITY = 2
+_OPEN_TASK_STATUSES = ("open", "assigned", "in_progress")
+_STATUS_WORDS = {
+    "confirmed": "confirmed",
+    "checked_in": "checked in",
+    "checked_out": "checked out",
+    "cancelled": "cancelled",
+    "no_show": "a no-show",
+}
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeysIssued:
+    booking_id: int
+    room_id: int
+    kind: str  # 'new' at check-in, 'duplicate' later
+    key_count: int
+    valid_until: dt.datetime
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    booking_id: int
+    room_id: int
+    room_number: str
+    queued: bool  # the room was not ready: the guest waits in the queue, nothing else changed
+    checked_in_at: dt.datetime | None
+    folio_id: int | None
+    keys: KeysIssued | None
+
+
+@dataclass(frozen=True)
+class CheckOutResult:
+    booking_id: int
+    room_id: int
+    room_number: str
+    checked_out_at: dt.datetime
+    folio_id: int | None
+    folio_closed: bool
+    balance: Decimal  # non-zero only when a manager overrode an unsettled check-out
+    task_id: int
+
+
+@dataclass(frozen=True)
+class StayChange:
+    booking_id: int
+    status: str
+    room_id: int | None
+    folio_id: int | None
+
+
+# --- locking and reading -------------------------------------------------------------------------
+
+
+def _lock_stay(uow: UnitOfWork, booking_id: int) -> tuple[Booking, Room | None]:
+    """Lock the booking's room, then the booking; again if the booking moved rooms in between."""
+    for _ in range(3):
+        found = uow.session.execute(select(Booking.id, Booking.room_id).where(Booking.id == booking_id)).one_or_none()
+        if found is None:
+            raise NotFound(f"Booking {booking_id} was not found in this hotel.")
+        room = _lock(uow, Room, found.room_id) if found.room_id is not None else None
+        booking = _lock(uow, Booking, booking_id)
+        if booking.room_id == found.room_id:
+            return booking, room
+    raise ConcurrencyConflict("The booking's room was being changed on another terminal; please try again.")
+
+
+def _lock(uow: UnitOfWork, model: Any, record_id: int) -> Any:
+    stmt = select(model).where(model.id == record_id).with_for_update().execution_options(populate_existing=True)
+    return uow.session.scalars(stmt).one()
+
+
+def _require_status(booking: Booking, expected: str, step: str) -> None:
+    if booking.status != expected:
+        raise InvalidTransition(
+            f"Booking {booking.confirmation_code} is {_STATUS_WORDS.get(booking.status, booking.status)}; "
+            f"only a {_STATUS_WORDS[expected]} booking can be {step}."
+        )
+
+
+def _last_audit_details(uow: UnitOfWork, booking_id: int, action: str) -> dict[str, Any] | None:
+    """The details of the latest ``action`` audit row of a booking (they record the business date)."""
+    stmt = (
+        select(AuditEntry.details)
+        .where(
+            AuditEntry.hotel_id == uow.actor.hotel_id,
+            AuditEntry.resource_type == "booking",
+            AuditEntry.resource_id == str(booking_id),
+            AuditEntry.action == action,
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    return uow.session.scalars(stmt).one_or_none()
+
+
+def _happened_today(uow: UnitOfWork, booking_id: int, action: str) -> bool:
+    details = _last_audit_details(uow, booking_id, action)
+    return details is not None and details.get("business_date") == uow.business_date.isoformat()
+
+
+def _in_house_elsewhere(uow: UnitOfWork, room: Room, booking: Booking) -> str | None:
+    stmt = select(Booking.confirmation_code).where(
+        Booking.hotel_id == uow.actor.hotel_id,
+        Booking.room_id == room.id,
+        Booking.status == "checked_in",
+        Booking.id != booking.id,
+    )
+    return uow.session.scalars(stmt.limit(1)).one_or_none()
+
+
+def _clashing_booking(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> Any:
+    stmt = select(Booking.confirmation_code, Booking.check_in, Booking.check_out).where(
+        Booking.hotel_id == uow.actor.hotel_id,
+        Booking.room_id == room.id,
+        Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+        Booking.id != booking.id,
+        Booking.check_in < end,
+        Booking.check_out > start,
+    )
+    return uow.session.execute(stmt.order_by(Booking.check_in).limit(1)).one_or_none()
+
+
+def _require_room_free(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> None:
+    occupant = _in_house_elsewhere(uow, room, booking)
+    if occupant is not None:
+        raise RoomUnavailable(f"Room {room.number} is occupied: booking {occupant} is in house.")
+    clash = _clashing_booking(uow, room, booking, start, end)
+    if clash is not None:
+        raise RoomUnavailable(
+            f"Room {room.number} is booked from {clash.check_in} to {clash.check_out} "
+            f"by booking {clash.confirmation_code}."
+        )
+
+
+def _require_in_service(uow: UnitOfWork, room: Room, start: dt.date, end: dt.date) -> None:
+    stmt = select(Overlay).where(
+        Overlay.hotel_id == uow.actor.hotel_id,
+        Overlay.room_id == room.id,
+        Overlay.released.is_(False),
+        Overlay.starts_on < end,
+        Overlay.ends_on > start,
+    )
+    overlay = uow.session.scalars(stmt.order_by(Overlay.starts_on).limit(1)).one_or_none()
+    if overlay is not None:
+        what = overlay.kind.replace("_", " ")
+        raise RoomUnavailable(
+            f"Room {room.number} is {what} from {overlay.starts_on} to {overlay.ends_on} ({overlay.reason})."
+        )
+
+
+def _is_ready(hotel: Hotel, room: Room) -> bool:
+    return room.hk_status == "inspected" or (room.hk_status == "clean" and not hotel.inspection_required)
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+
+def _key_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_KEYS:
+        raise ValidationError(f"Between 1 and {MAX_KEYS} keys can be issued at a time, not {value!r}.")
+    return value
+
+
+def _key_valid_until(hotel: Hotel, check_out: dt.date) -> dt.datetime:
+    """Keys stop working at the hotel's check-out time (local) on the departure day, stored in UTC."""
+    try:
+        zone = ZoneInfo(hotel.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("hotel %s has an unknown time zone %r; keys use UTC", hotel.id, hotel.timezone)
+        zone = ZoneInfo("UTC")
+    local = dt.datetime.combine(check_out, hotel.check_out_time or DEFAULT_CHECK_OUT_TIME, tzinfo=zone)
+    return local.astimezone(dt.UTC)
+
+
+def _issue_keys(uow: UnitOfWork, booking: Booking, room: Room, kind: str, count: int) -> KeysIssued:
+    valid_until = _key_valid_until(uow.hotel, booking.check_out)
+    uow.session.add(
+        KeyIssue(
+            hotel_id=uow.actor.hotel_id,
+            booking_id=booking.id,
+            room_id=room.id,
+            kind=kind,
+            key_count=count,
+            valid_until=valid_until,
+            issued_by=uow.actor.user_id,
+        )
+    )
+    return KeysIssued(booking.id, room.id, kind, count, valid_until)
+
+
+# --- check-in ------------------------------------------------------------------------------------
+
+
+def _arrival_problem(booking: Booking, today: dt.date) -> tuple[str, str] | None:
+    """('early' | 'late', why) when the arrival is not today's, else None."""
+    code = booking.confirmation_code
+    if booking.check_in > today:
+        return "early", f"Booking {code} arrives on {booking.check_in}; the business date is {today}."
+    if booking.check_out <= today:
+        return "late", f"Booking {code} was for {booking.check_in} to {booking.check_out}; that stay is over."
+    if booking.check_in < today:
+        return "late", f"Booking {code} was due on {booking.check_in}; the business date is {today}."
+    return None
+
+
+def _allow_arrival(uow: UnitOfWork, booking: Booking, reason: str | None) -> str | None:
+    """None for a normal arrival; 'early'/'late' when an overriding actor gave a reason; else refused."""
+    problem = _arrival_problem(booking, uow.business_date)
+    if problem is None:
+        return None
+    kind, why = problem
+    if reason is None:
+        article = "an" if kind == "early" else "a"
+        raise InvalidTransition(f"{why} A manager can override {article} {kind} check-in with a reason.")
+    uow.actor.require(Permission.OVERRIDE)
+    return kind
+
+
+def _stay_from_today(booking: Booking, today: dt.date) -> tuple[dt.date, dt.date]:
+    """An early or late arrival's stay starts today and lasts at least one night, so the room is held (and
+    charged) for the nights the guest is really in it."""
+    return today, max(booking.check_out, today + dt.timedelta(days=1))
+
+
+@requires(Permission.CHECK_IN_OUT)
+def check_in(
+    actor: Actor, booking_id: int, *, keys: int = 1, queue: bool = False, override_reason: str | None = None
+) -> CheckInResult:
+    """Check a confirmed booking into its assigned, ready, vacant room and issue its keys.
+
+    When the only obstacle is a room not ready yet, ``queue=True`` puts the arrival in the queue instead.
+    Early or late arrivals need ``override_reason`` from a role that may override.
+    """
+    booking_id = require_id(booking_id, "booking")
+    count = _key_count(keys)
+    reason = None if override_reason is None else clean_text(override_reason, "override reason")
+    return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _check_in(uow, booking_id, count, queue, reason))
+
+
+def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: str | None) -> CheckInResult:
+    booking, room = _lock_stay(uow, booking_id)
+    _require_status(booking, "confirmed", "checked in")
+    if room is None:
+        raise InvalidTransition(f"Booking {booking.confirmation_code} has no room yet; assign one first.")
+    arrival = _allow_arrival(uow, booking, reason)
+    start, end = _stay_from_today(booking, uow.business_date) if arrival else (booking.check_in, booking.check_out)
+    _require_in_service(uow, room, uow.business_date, end)
+    _require_room_free(uow, room, booking, start, end)
+    if not _is_ready(uow.hotel, room):
+        if not queue:
+            raise RoomUnavailable(
+                f"Room {room.number} is {room.hk_status}, not ready for a guest yet; queue the arrival or "
+                "choose another room."
+            )
+        return _queue(uow, booking, room)
+    return _admit(uow, booking, room, keys, (start, end), arrival, reason)
+
+
+def _queue(uow: UnitOfWork, booking: Booking, room: Room) -> CheckInResult:
+    if not booking.queued:
+        booking.queued = True
+        booking.updated_at = db_now(uow)
+        uow.audit("stay.queued", "booking", booking.id, room_id=room.id, room_hk_status=room.hk_status)
+        uow.emit(build_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.commit()
+    return CheckInResult(booking.id, room.id, room.number, True, None, None, None)
+
+
+def _admit(
+    uow: UnitOfWork,
+    booking: Booking,
+    room: Room,
+    keys: int,
+    stay: tuple[dt.date, dt.date],
+    arrival: str | None,
+    reason: str | None,
+) -> CheckInResult:
+    now = db_now(uow)
+    details: dict[str, Any] = {"business_date": uow.business_date, "room_id": room.id, "room_number": room.number}
+    if arrival is not None:
+        details |= {"override": arrival, "override_reason": reason}
+        details |= {"original_check_in": booking.check_in, "original_check_out": booking.check_out}
+    booking.check_in, booking.check_out = stay
+    booking.status, booking.actual_check_in, booking.queued, booking.updated_at = "checked_in", now, False, now
+    folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
+    issued = _issue_keys(uow, booking, room, "new", keys)
+    uow.audit("stay.checked_in", "booking", booking.id, folio_id=folio.id, keys=keys, **details)
+    uow.emit(build_event(GuestCheckedIn, hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
+    uow.commit()
+    return CheckInResult(booking.id, room.id, room.number, False, now, folio.id, issued)
+
+
+@requires(Permission.CHECK_IN_OUT)
+def issue_duplicate_keys(actor: Actor, booking_id: int, keys: int = 1) -> KeysIssued:
+    """More keys for an in-house guest (lost key, extra guest); logged like the first ones."""
+    booking_id = require_id(booking_id, "booking")
+    count = _key_count(keys)
+
+    def work(uow: UnitOfWork) -> KeysIssued:
+        booking, room = _lock_stay(uow, booking_id)
+        _require_status(booking, "checked_in", "given duplicate keys")
+        assert room is not None  # a checked-in booking always has a room (database CHECK)
+        issued = _issue_keys(uow, booking, room, "duplicate", count)
+        uow.audit("stay.keys_duplicated", "booking", booking.id, room_id=room.id, keys=count)
+        uow.commit()
+        return issued
+
+    return transact(actor, Permission.CHECK_IN_OUT, work)
+
+
+@requires(Permission.CHECK_IN_OUT)
+def reverse_check_in(actor: Actor, booking_id: int) -> StayChange:
+    """Undo a check-in made by mistake: only on its business date, with nothing posted to the folio but
+    voided charges. The booking is confirmed again and keeps its room."""
+    booking_id = require_id(booking_id, "booking")
+    return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _reverse_check_in(uow, booking_id))
+
+
+def _reverse_check_in(uow: UnitOfWork, booking_id: int) -> StayChange:
+    booking, _room = _lock_stay(uow, booking_id)
+    _require_status(booking, "checked_in", "reversed to confirmed")
+    checked_in = _last_audit_details(uow, booking.id, "stay.checked_in")
+    if checked_in is None or checked_in.get("business_date") != uow.business_date.isoformat():
+        raise InvalidTransition(
+            f"Booking {booking.confirmation_code} was not checked in on today's business date; "
+            "a check-in can only be reversed on the day it was made."
+        )
+    folio = lock_open_folio_of(uow, booking.id)
+    if folio is not None:
+        _require_untouched(uow, folio.id, folio.currency)
+    now = db_now(uow)
+    if "original_check_in" in checked_in:  # an overridden arrival gets its booked dates back
+        booking.check_in = dt.date.fromisoformat(checked_in["original_check_in"])
+        booking.check_out = dt.date.fromisoformat(checked_in["original_check_out"])
+    booking.status, booking.actual_check_in, booking.updated_at = "confirmed", None, now
+    uow.audit("stay.check_in_reversed", "booking", booking.id, business_date=uow.business_date)
+    uow.emit(build_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+    uow.commit()
+    return StayChange(booking.id, booking.status, booking.room_id, folio.id if folio else None)
+
+
+def _require_untouched(uow: UnitOfWork, folio_id: int, currency: str) -> None:
+    """Nothing on the folio but charges voided again (each pair sums to zero)."""
+    lines = lines_of(uow, folio_id)
+    voided = {line.voids_line_id for line in lines if line.voids_line_id is not None}
+    if any(line.kind != "void" and line.id not in voided for line in lines):
+        balance = sum((line.amount for line in lines), Decimal("0.00"))
+        raise FolioError(
+            f"Folio {folio_id} already has postings (balance {money(currency, balance)}); "
+            "a check-in with charges or payments cannot be reversed."
+        )
+
+
+# --- check-out -----------------------------------------------------------------------------------
+
+
+@requires(Permission.CHECK_IN_OUT)
+def check_out(actor: Actor, booking_id: int, *, override_reason: str | None = None) -> CheckOutResult:
+    """Check an in-house guest out: folio settled and closed, room dirty, a cleaning task queued.
+
+    An unsettled folio refuses the check-out unless a role that may override gives a reason; the folio then
+    stays open for the balance to be settled later.
+    """
+    booking_id = require_id(booking_id, "booking")
+    reason = None if override_reason is None else clean_text(override_reason, "override reason")
+    return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _check_out(uow, booking_id, reason))
+
+
+def _check_out(uow: UnitOfWork, booking_id: int, reason: str | None) -> CheckOutResult:
+    booking, room = _lock_stay(uow, booking_id)
+    _require_status(booking, "checked_in", "checked out")
+    assert room is not None  # a checked-in booking always has a room (database CHECK)
+    folio = lock_open_folio_of(uow, booking.id)
+    balance = balance_of(uow, folio.id) if folio else Decimal("0.00")
+    if folio is not None and balance != 0:
+        if reason is None:
+            raise FolioError(
+                f"Booking {booking.confirmation_code} cannot check out: {unsettled_message(folio, balance)}"
+            )
+        uow.actor.require(Permission.OVERRIDE)
+    now = db_now(uow)
+    booking.status, booking.actual_check_out, booking.updated_at = "checked_out", now, now
+    uow.emit(build_event(GuestCheckedOut, hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
+    closed = folio is not None and balance == 0
+    if folio is not None and closed:
+        close_locked_folio(uow, folio, now)
+    room.hk_status, room.hk_status_changed_at = "dirty", now
+    uow.emit(build_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=(room.id,)))
+    task_id = _checkout_clean_task(uow, room, booking)
+    details: dict[str, Any] = {"business_date": uow.business_date, "room_id": room.id, "task_id": task_id}
+    details |= {"folio_id": folio.id if folio else None, "folio_closed": closed}
+    if not closed and folio is not None:
+        details |= {"override_reason": reason, "unsettled_balance": balance, "folio_left_open": True}
+    uow.audit("stay.checked_out", "booking", booking.id, **details)
+    uow.commit()
+    return CheckOutResult(booking.id, room.id, room.number, now, folio.id if folio else None, closed, balance, task_id)
+
+
+def _checkout_clean_task(uow: UnitOfWork, room: Room, booking: Booking) -> int:
+    """The room's open check-out cleaning task, or a new one (a reinstated stay checked out again on the same
+    day must not put the room on the board twice)."""
+    open_task = uow.session.scalars(
+        select(HousekeepingTask.id).where(
+            HousekeepingTask.hotel_id == uow.actor.hotel_id,
+            HousekeepingTask.room_id == room.id,
+            HousekeepingTask.kind == "checkout_clean",
+            HousekeepingTask.status.in_(_OPEN_TASK_STATUSES),
+        )
+    ).first()
+    if open_task is not None:
+        return open_task
+    task = HousekeepingTask(
+        hotel_id=uow.actor.hotel_id,
+        room_id=room.id,
+        kind="checkout_clean",
+        priority=CHECKOUT_CLEAN_PRIORITY,
+        business_date=uow.business_date,
+        notes=f"Check-out {booking.confirmation_code}",
+    )
+    uow.session.add(task)
+    uow.flush()
+    uow.emit(build_event(TaskCreated, hotel_id=uow.actor.hotel_id, task_id=task.id, room_id=room.id))
+    return task.id
+
+
+@requires(Permission.CHECK_IN_OUT)
+def reinstate_check_out(actor: Actor, booking_id: int) -> StayChange:
+    """Put a guest checked out by mistake back in house, on the check-out's business date only (before the
+    night audit) and only while the room has not been let again. A new folio is opened if the old one was
+    closed: a closed folio is never reopened. The room stays dirty."""
+    booking_id = require_id(booking_id, "booking")
+    return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _reinstate(uow, booking_id))
+
+
+def _reinstate(uow: UnitOfWork, booking_id: int) -> StayChange:
+    booking, room = _lock_stay(uow, booking_id)
+    _require_status(booking, "checked_out", "reinstated as in house")
+    assert room is not None  # a checked-out booking kept its room
+    if not _happened_today(uow, booking.id, "stay.checked_out"):
+        raise InvalidTransition(
+            f"Booking {booking.confirmation_code} was not checked out on today's business date; a check-out "
+            "can only be reinstated on its own day, before the night audit."
+        )
+    occupant = _in_house_elsewhere(uow, room, booking)
+    clash = _clashing_booking(uow, room, booking, booking.check_in, booking.check_out)
+    if occupant is not None or clash is not None:
+        taken_by = occupant or clash.confirmation_code
+        raise RoomUnavailable(f"Room {room.number} has been let again (booking {taken_by}); it cannot be reinstated.")
+    now = db_now(uow)
+    booking.status, booking.actual_check_out, booking.updated_at = "checked_in", None, now
+    folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
+    uow.audit("stay.reinstated", "booking", booking.id, business_date=uow.business_date, folio_id=folio.id)
+    uow.emit(build_event(BookingReinstated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+    uow.commit()
+    return StayChange(booking.id, booking.status, room.id, folio.id)
