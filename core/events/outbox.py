@@ -42,15 +42,15 @@ _TAIL = text(
     """
     WITH horizon AS (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS xmin),
     last_settled AS (
-        SELECT o.txid, o.id FROM event_outbox o CROSS JOIN horizon
-        WHERE o.hotel_id = :hotel AND o.txid < horizon.xmin
+        SELECT o.txid, o.id FROM event_outbox o
+        WHERE o.hotel_id = :hotel AND o.txid < (SELECT xmin FROM horizon)
         ORDER BY o.txid DESC, o.id DESC
         LIMIT 1
     )
     SELECT txid, id, true AS settled FROM last_settled
     UNION ALL
-    SELECT o.txid, o.id, false FROM event_outbox o CROSS JOIN horizon
-    WHERE o.hotel_id = :hotel AND o.txid >= horizon.xmin
+    SELECT o.txid, o.id, false FROM event_outbox o
+    WHERE o.hotel_id = :hotel AND o.txid >= (SELECT xmin FROM horizon)
     """
 )
 
