@@ -177,6 +177,8 @@ def _require_room_free(uow: UnitOfWork, room: Room, booking: Booking, start: dt.
     occupant = _in_house_elsewhere(uow, room, booking)
     if occupant is not None:
         raise RoomUnavailable(f"Room {room.number} is occupied: booking {occupant} is in house.")
+    if (start, end) == (booking.check_in, booking.check_out):
+        return  # the booking already holds these nights: the no-double-booking constraint saw to that
     clash = _clashing_booking(uow, room, booking, start, end)
     if clash is not None:
         raise RoomUnavailable(
