@@ -382,16 +382,7 @@ def folio_of_booking(actor: Actor, booking_id: int) -> FolioSummary:
     """The booking's open folio, or its latest closed one when none is open."""
     booking_id = require_id(booking_id, "booking")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        uow.get(Booking, booking_id, "Booking")
-        stmt = (
-            select(Folio)
-            .where(Folio.hotel_id == actor.hotel_id, Folio.booking_id == booking_id)
-            .order_by((Folio.status == "open").desc(), Folio.id.desc())
-            .limit(1)
-        )
-        folio = uow.session.scalars(stmt).one_or_none()
-        if folio is None:
-            raise NotFound(f"Booking {booking_id} has no folio.")
+        folio = _current_folio(uow, booking_id)
         return _summary(folio, balance_of(uow, folio.id))
 
 
@@ -408,28 +399,53 @@ def folio_statement(actor: Actor, folio_id: int) -> FolioStatement:
     """Every line in posting order with the running balance, for the screen and the printed statement."""
     folio_id = require_id(folio_id, "folio")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        folio = uow.get(Folio, folio_id, "Folio")
-        code = uow.session.scalar(select(Booking.confirmation_code).where(Booking.id == folio.booking_id))
-        lines = lines_of(uow, folio_id)
-        voided_by = {line.voids_line_id: line.id for line in lines if line.voids_line_id is not None}
-        running = Decimal("0.00")
-        rows = []
-        for line in lines:
-            running += line.amount
-            rows.append(
-                StatementLine(
-                    line.id,
-                    line.posted_at,
-                    line.business_date,
-                    line.kind,
-                    line.description,
-                    line.amount,
-                    running,
-                    line.voids_line_id,
-                    voided_by.get(line.id),
-                )
+        return _statement(uow, uow.get(Folio, folio_id, "Folio"))
+
+
+@requires(Permission.BOOKINGS_READ)
+def booking_statement(actor: Actor, booking_id: int) -> FolioStatement:
+    """The statement of the booking's folio: the open one, else the latest closed one."""
+    booking_id = require_id(booking_id, "booking")
+    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
+        return _statement(uow, _current_folio(uow, booking_id))
+
+
+def _current_folio(uow: UnitOfWork, booking_id: int) -> Folio:
+    uow.get(Booking, booking_id, "Booking")
+    stmt = (
+        select(Folio)
+        .where(Folio.hotel_id == uow.actor.hotel_id, Folio.booking_id == booking_id)
+        .order_by((Folio.status == "open").desc(), Folio.id.desc())
+        .limit(1)
+    )
+    folio = uow.session.scalars(stmt).one_or_none()
+    if folio is None:
+        raise NotFound(f"Booking {booking_id} has no folio.")
+    return folio
+
+
+def _statement(uow: UnitOfWork, folio: Folio) -> FolioStatement:
+    code = uow.session.scalar(select(Booking.confirmation_code).where(Booking.id == folio.booking_id))
+    lines = lines_of(uow, folio.id)
+    voided_by = {line.voids_line_id: line.id for line in lines if line.voids_line_id is not None}
+    running = Decimal("0.00")
+    rows = []
+    for line in lines:
+        running += line.amount
+        rows.append(
+            StatementLine(
+                line.id,
+                line.posted_at,
+                line.business_date,
+                line.kind,
+                line.description,
+                line.amount,
+                running,
+                line.voids_line_id,
+                voided_by.get(line.id),
             )
-        return FolioStatement(_summary(folio, running), code or "", tuple(rows))
+        )
+    return FolioStatement(_summary(folio, running), code or "", tuple(rows))
 
 
 def _summary(folio: Folio, balance: Decimal) -> FolioSummary:

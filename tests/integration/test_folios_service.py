@@ -428,6 +428,7 @@ def test_folio_of_a_booking_is_its_open_folio_else_its_latest_closed_one(db, hot
     assert folios.folio_of_booking(hotel.front_desk, booking).folio_id == first
     folios.close_folio(hotel.front_desk, first)
     assert folios.folio_of_booking(hotel.front_desk, booking).status == "closed"
+    assert folios.booking_statement(hotel.front_desk, booking).folio.folio_id == first
     with db.owner.begin() as conn:
         second = conn.execute(
             text("INSERT INTO folios (hotel_id, booking_id, currency) VALUES (:h, :b, 'EUR') RETURNING id"),
@@ -435,7 +436,9 @@ def test_folio_of_a_booking_is_its_open_folio_else_its_latest_closed_one(db, hot
         ).scalar_one()
     found = folios.folio_of_booking(hotel.front_desk, booking)
     assert (found.folio_id, found.status) == (second, "open")
+    assert folios.booking_statement(hotel.front_desk, booking).folio.folio_id == second
 
     foreign, _ = make_booking(db.owner, other_hotel, check_in=other_hotel.business_date)
-    with pytest.raises(NotFound):
-        folios.folio_of_booking(hotel.front_desk, foreign)
+    for read in (folios.folio_of_booking, folios.booking_statement):
+        with pytest.raises(NotFound):
+            read(hotel.front_desk, foreign)
