@@ -280,16 +280,18 @@ def _consumed_type(uow: UnitOfWork, booking: Booking) -> int:
 
 
 def _flush_stay(uow: UnitOfWork, booking: Booking, room: Room) -> None:
-    """Write the stay; the no-double-booking constraint refusing it means another terminal won the room."""
+    """Write the stay; the no-double-booking constraint refusing it means another writer won the room."""
+    # Read before flushing: a failed flush expires the objects and closes the transaction.
+    message = (
+        f"Room {room.number} was just taken by another booking for nights between "
+        f"{day_text(booking.check_in)} and {day_text(booking.check_out)}."
+    )
     try:
         uow.session.flush()
     except IntegrityError as exc:
         if sqlstate(exc) != "23P01":
             raise
-        raise RoomUnavailable(
-            f"Room {room.number} was just taken by another booking for nights between "
-            f"{day_text(booking.check_in)} and {day_text(booking.check_out)}."
-        ) from None
+        raise RoomUnavailable(message) from None
 
 
 def _require_free(

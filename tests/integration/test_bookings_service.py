@@ -27,6 +27,8 @@ from tests import conftest
 from tests.factories import HotelFixture, make_booking, make_hotel
 
 DAY = dt.timedelta(days=1)
+NOT_A_FLAG: Any = "yes"  # what a careless caller might pass; typed Any so the type checker lets the test try
+NOT_A_DATE: Any = "today"
 _hotel_names = itertools.count(1)
 
 
@@ -686,7 +688,7 @@ def test_do_not_move_is_set_and_cleared_with_an_event_each(db, hotel):
     assert bookings.set_do_not_move(hotel.front_desk, made.booking_id, False).do_not_move is False
     assert event_names(db, hotel)[-2:] == ["booking.updated", "booking.updated"]
     assert [a.details["locked"] for a in audits(db, hotel) if a.action == "booking.do_not_move"] == [True, False]
-    refused(db, hotel, ValidationError, lambda: bookings.set_do_not_move(hotel.front_desk, made.booking_id, "yes"))
+    refused(db, hotel, ValidationError, lambda: bookings.set_do_not_move(hotel.front_desk, made.booking_id, NOT_A_FLAG))
 
 
 # --- in-house moves and swaps --------------------------------------------------------------------
@@ -830,7 +832,10 @@ def test_cancel_refusals(db, hotel):
     refused(db, hotel, InvalidTransition, lambda: bookings.cancel_booking(hotel.front_desk, in_house), "checked in")
     refused(db, hotel, ValidationError, lambda: bookings.cancel_booking(hotel.front_desk, confirmed, reason="x" * 201))
     refused(
-        db, hotel, ValidationError, lambda: bookings.cancel_booking(hotel.front_desk, confirmed, refund_payments="yes")
+        db,
+        hotel,
+        ValidationError,
+        lambda: bookings.cancel_booking(hotel.front_desk, confirmed, refund_payments=NOT_A_FLAG),
     )
     refused(db, hotel, PermissionDenied, lambda: bookings.cancel_booking(hotel.housekeeping, confirmed))
     bookings.cancel_booking(hotel.front_desk, confirmed)
@@ -957,7 +962,7 @@ def test_arrivals_departures_in_house_and_guest_history(db, hotel, other_hotel):
         with pytest.raises(PermissionDenied):
             read()
     with pytest.raises(ValidationError):
-        bookings.arrivals(hotel.front_desk, "today")
+        bookings.arrivals(hotel.front_desk, NOT_A_DATE)
 
 
 def test_room_rack_shows_who_holds_each_room_each_night(db, hotel):
@@ -977,7 +982,8 @@ def test_room_rack_shows_who_holds_each_room_each_night(db, hotel):
     room_101, room_103, room_105 = rack.rooms[0], rack.rooms[2], rack.rooms[4]
     assert [c.booking_id if c else None for c in room_101.cells] == [stay, stay, later, later]
     assert [c.starts_here if c else None for c in room_101.cells] == [True, False, True, False]
-    assert room_101.cells[0].label == "Ito, Test" and room_101.cells[0].status == "checked_in"
+    first = room_101.cells[0]
+    assert first is not None and (first.label, first.status) == ("Ito, Test", "checked_in")
     assert room_103.cells == (None, None, None, None)
     assert [c.status if c else None for c in room_105.cells] == [None, "out_of_order", None, None]
     assert [r.booking_id for r in rack.unassigned] == [waiting]
