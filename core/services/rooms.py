@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select, update
 
 from core.auth import Actor, Permission
 from core.errors import InvalidTransition, NotFound, RoomUnavailable, ValidationError
@@ -357,12 +357,20 @@ def _blocked_on(uow: UnitOfWork, room_ids: Sequence[int], day: dt.date) -> set[i
     return set(uow.session.scalars(stmt))
 
 
-def _write_status(uow: UnitOfWork, room: Room, status: str, **details: Any) -> None:
-    uow.audit(
-        "room.status_changed", "room", room.id, number=room.number, **{"from": room.hk_status}, to=status, **details
+def _write_statuses(uow: UnitOfWork, rooms: Sequence[Room], status: str, **details: Any) -> None:
+    """One audit row per room and one UPDATE for them all (a row-by-row flush of a 200-room batch took
+    200 statements)."""
+    for room in rooms:
+        uow.audit(
+            "room.status_changed", "room", room.id, number=room.number, **{"from": room.hk_status}, to=status,
+            **details,
+        )  # fmt: skip
+    uow.session.execute(
+        update(Room)
+        .where(Room.hotel_id == uow.actor.hotel_id, Room.id.in_([room.id for room in rooms]))
+        .values(hk_status=status, hk_status_changed_at=func.now()),
+        execution_options={"synchronize_session": "fetch"},
     )
-    room.hk_status = status
-    room.hk_status_changed_at = func.now()
 
 
 def announce_queued_arrivals(uow: UnitOfWork, ready_rooms: Sequence[Room]) -> tuple[QueuedArrival, ...]:
@@ -404,13 +412,14 @@ def change_room_status(uow: UnitOfWork, rooms: Sequence[Room], status: str, **de
         check_transition(room.number, room.hk_status, status, inspection)
     changing = [room for room in rooms if room.hk_status != status]
     blocked = _blocked_on(uow, [room.id for room in changing], uow.business_date)
-    became_ready = []
-    for room in changing:
-        was_ready = is_ready(room.hk_status, inspection, room.id in blocked)
-        _write_status(uow, room, status, **details)
-        if not was_ready and is_ready(status, inspection, room.id in blocked):
-            became_ready.append(room)
+    became_ready = [
+        room
+        for room in changing
+        if not is_ready(room.hk_status, inspection, room.id in blocked)
+        and is_ready(status, inspection, room.id in blocked)
+    ]
     if changing:
+        _write_statuses(uow, changing, status, **details)
         uow.emit(
             new_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=tuple(room.id for room in changing))
         )
@@ -573,7 +582,7 @@ def _return_room(uow: UnitOfWork, room: Room, overlay: RoomOverlay, cause: str) 
     """Give the room the overlay's chosen return status (a manager's decision, so it does not go through the
     state machine). True when the room is ready now."""
     if room.hk_status != overlay.return_status:
-        _write_status(uow, room, overlay.return_status, overlay_id=overlay.id, cause=cause)
+        _write_statuses(uow, [room], overlay.return_status, overlay_id=overlay.id, cause=cause)
     blocked = room.id in _blocked_on(uow, [room.id], uow.business_date)
     return is_ready(room.hk_status, uow.hotel.inspection_required, blocked)
 

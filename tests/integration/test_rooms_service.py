@@ -120,7 +120,13 @@ def test_list_rooms_filters_by_floor_type_condition_occupancy_and_readiness(db, 
 
 
 def test_list_rooms_refuses_bad_filters(db, hotel):
-    bad = [{"hk_status": "sparkly"}, {"occupancy": "maybe"}, {"floor": "1"}, {"floor": True}, {"room_type_id": -3}]
+    bad: list[dict[str, Any]] = [
+        {"hk_status": "sparkly"},
+        {"occupancy": "maybe"},
+        {"floor": "1"},
+        {"floor": True},
+        {"room_type_id": -3},
+    ]
     for filters in bad:
         with pytest.raises(ValidationError):
             rooms.list_rooms(hotel.front_desk, **filters)
@@ -226,7 +232,8 @@ def test_inspected_is_refused_with_a_clear_message_when_the_hotel_does_not_inspe
 
 def test_an_unknown_status_is_refused(db, hotel):
     before = snapshot(db)
-    for status in ("sparkly", "", None, "DIRTY"):
+    statuses: list[Any] = ["sparkly", "", None, "DIRTY"]
+    for status in statuses:
         with pytest.raises(ValidationError, match="dirty, pickup, clean, inspected"):
             rooms.set_room_status(hotel.front_desk, hotel.room_ids["101"], status)
     assert snapshot(db) == before
@@ -273,7 +280,17 @@ def test_bulk_change_leaves_rooms_already_in_that_status_alone(db, hotel):
 def test_bulk_change_refuses_bad_room_lists_and_changes_nothing(db, hotel):
     before = snapshot(db)
     valid = hotel.room_ids["101"]
-    for bad in ([], ["101"], [valid, True], [valid, 0], [2**70], "101", None, range(1, rooms.MAX_BULK_ROOMS + 2)):
+    bad_lists: list[Any] = [
+        [],
+        ["101"],
+        [valid, True],
+        [valid, 0],
+        [2**70],
+        "101",
+        None,
+        range(1, rooms.MAX_BULK_ROOMS + 2),
+    ]
+    for bad in bad_lists:
         with pytest.raises(ValidationError):
             rooms.set_rooms_status(hotel.front_desk, bad, "dirty")
     with pytest.raises(NotFound, match="Room 999999 was not found"):
@@ -394,7 +411,7 @@ def test_out_of_service_keeps_the_bookings_and_lists_them_for_the_desk(db, hotel
     assert len(audit(db, hotel, "room.out_of_service")) == 1
 
 
-BAD_WINDOWS = [
+BAD_WINDOWS: list[tuple[int, int, Any, str, str]] = [
     (2, 1, "Paint", "dirty", "come back after"),
     (1, 1, "Paint", "dirty", "come back after"),
     (-1, 2, "Paint", "dirty", "cannot start before today"),
@@ -577,7 +594,8 @@ def test_a_report_made_before_the_guest_checked_in_is_out_of_date(db, hotel):
 
 def test_a_report_must_be_vacant_or_occupied_on_a_room_of_this_hotel(db, hotel, other_hotel):
     before = snapshot(db)
-    for seen in ("empty", "", None, "Vacant"):
+    reports: list[Any] = ["empty", "", None, "Vacant"]
+    for seen in reports:
         with pytest.raises(ValidationError, match="vacant or occupied"):
             rooms.record_seen_occupancy(hotel.housekeeping, hotel.room_ids["101"], seen)
     with pytest.raises(NotFound):
