@@ -403,6 +403,8 @@ def test_find_duplicates_lists_pairs_with_every_shared_key(db, hotel, other_hote
     a = guests.create_guest(hotel.front_desk, GuestInput(last_name="Kim", first_name="Ji", email="ji@kim.kr"))
     b = guests.create_guest(hotel.front_desk, GuestInput(last_name="KIM", first_name="ji", phone="010 1234 5678"))
     c = guests.create_guest(hotel.front_desk, GuestInput(last_name="Park", email="JI@kim.kr", phone="01012345678"))
+    d = guests.create_guest(hotel.front_desk, GuestInput(last_name="PARK"))
+    e = guests.create_guest(hotel.front_desk, GuestInput(last_name="park "))
     guests.create_guest(hotel.front_desk, GuestInput(last_name="Unrelated"))
     guests.create_guest(other_hotel.front_desk, GuestInput(last_name="Kim", first_name="Ji", email="ji@kim.kr"))
 
@@ -412,4 +414,7 @@ def test_find_duplicates_lists_pairs_with_every_shared_key(db, hotel, other_hote
         (a.id, b.id, ("name",)),
         (a.id, c.id, ("email",)),
         (b.id, c.id, ("phone",)),
+        (c.id, d.id, ("name",)),  # three guests named Park make three pairs
+        (c.id, e.id, ("name",)),
+        (d.id, e.id, ("name",)),
     ]
