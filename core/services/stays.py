@@ -1,8 +1,8 @@
 """Stays: check-in (queueing when the room is not ready, early/late overrides, key issuance), duplicate keys,
 reversing a check-in, check-out (folio closed, room dirty, cleaning task) and reinstating a check-out.
 
-Every change locks the room row and then the booking row, always in that order, so terminals working on the
-same room wait for each other instead of deadlocking; the no-double-booking constraint stays the backstop.
+Every change locks the booking row, then its room row, then its folio, always in that order, so terminals working
+on the same room wait for each other instead of deadlocking; the no-double-booking constraint stays the backstop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from core.auth import Actor, Permission
-from core.errors import ConcurrencyConflict, FolioError, InvalidTransition, NotFound, RoomUnavailable, ValidationError
+from core.errors import FolioError, InvalidTransition, NotFound, RoomUnavailable, ValidationError
 from core.events.catalog import (
     BookingReinstated,
     BookingUpdated,
@@ -105,16 +105,15 @@ class StayChange:
 
 
 def _lock_stay(uow: UnitOfWork, booking_id: int) -> tuple[Booking, Room | None]:
-    """Lock the booking's room, then the booking; again if the booking moved rooms in between."""
-    for _ in range(3):
-        found = uow.session.execute(select(Booking.id, Booking.room_id).where(Booking.id == booking_id)).one_or_none()
-        if found is None:
-            raise NotFound(f"Booking {booking_id} was not found in this hotel.")
-        room = _lock(uow, Room, found.room_id) if found.room_id is not None else None
-        booking = _lock(uow, Booking, booking_id)
-        if booking.room_id == found.room_id:
-            return booking, room
-    raise ConcurrencyConflict("The booking's room was being changed on another terminal; please try again.")
+    """Lock the booking, then its room: the order the bookings service and the night audit use too, so no two
+    of them ever wait on each other in a circle."""
+    booking = uow.session.scalars(
+        select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
+    if booking is None:
+        raise NotFound(f"Booking {booking_id} was not found in this hotel.")
+    room = _lock(uow, Room, booking.room_id) if booking.room_id is not None else None
+    return booking, room
 
 
 def _lock(uow: UnitOfWork, model: Any, record_id: int) -> Any:
