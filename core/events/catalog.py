@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from core.errors import ValidationError
 
@@ -54,15 +55,20 @@ def decode(name: str, payload: dict[str, Any]) -> DomainEvent:
     return cls(**values)
 
 
-def event(name: str):  # type: ignore[no-untyped-def]
-    """Class decorator: a frozen, keyword-only event with a stable name."""
+E = TypeVar("E", bound=DomainEvent)
 
-    def wrap(cls: type[DomainEvent]) -> type[DomainEvent]:
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def event(name: str) -> Callable[[type[E]], type[E]]:
+    """Class decorator: a frozen, keyword-only event with a stable name (type checkers see the fields)."""
+
+    def wrap(cls: type[E]) -> type[E]:
         if name in EVENT_TYPES:
             raise TypeError(f"event name {name!r} is used twice")
         cls.name = name
-        EVENT_TYPES[name] = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
-        return EVENT_TYPES[name]
+        registered = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+        EVENT_TYPES[name] = registered
+        return registered
 
     return wrap
 
