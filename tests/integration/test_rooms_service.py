@@ -132,13 +132,6 @@ def test_list_rooms_refuses_bad_filters(db, hotel):
             rooms.list_rooms(hotel.front_desk, **filters)
 
 
-def test_clean_is_the_ready_state_when_the_hotel_does_not_inspect(db):
-    relaxed = make_hotel(db.owner, "Hotel Simple", rooms=2, inspection_required=False)
-    set_status(db, relaxed, "clean", "101")
-    listed = by_number(rooms.list_rooms(relaxed.front_desk))
-    assert listed["101"].ready and listed["102"].ready  # 102 is still 'inspected' from before
-
-
 def test_get_room_and_room_types_stay_within_the_hotel(db, hotel, other_hotel):
     listed = {row.id for row in rooms.list_rooms(hotel.front_desk)}
     assert listed == set(hotel.room_ids.values())
@@ -185,7 +178,7 @@ def test_inspected_is_never_a_target_without_inspection():
             check_transition("101", current, "inspected", inspection_required=False)
 
 
-def test_setting_a_status_writes_one_audit_row_and_one_event(db, hotel):
+def test_each_status_change_writes_one_audit_row_and_one_event(db, hotel):
     room_id = hotel.room_ids["101"]
     before = _rows(db, "SELECT hk_status_changed_at FROM rooms WHERE id = :r", r=room_id)[0][0]
 
@@ -198,11 +191,7 @@ def test_setting_a_status_writes_one_audit_row_and_one_event(db, hotel):
     assert row.resource_id == str(room_id) and row.user_id == hotel.user_ids[hotel.housekeeping.role]
     assert row.details == {"number": "101", "from": "inspected", "to": "dirty"}
     assert events(db, hotel, "room.statusChanged") == [{"hotel_id": hotel.hotel_id, "room_ids": [room_id]}]
-
-
-def test_a_room_walks_dirty_pickup_clean_inspected(db, hotel):
-    room_id = hotel.room_ids["101"]
-    for status in ("dirty", "pickup", "clean", "inspected"):
+    for status in ("pickup", "clean", "inspected"):
         rooms.set_room_status(hotel.housekeeping, room_id, status)
         assert status_of(db, hotel, "101") == status
     assert [r.details["to"] for r in audit(db, hotel, "room.status_changed")] == [
@@ -213,25 +202,12 @@ def test_a_room_walks_dirty_pickup_clean_inspected(db, hotel):
     ]
 
 
-def test_inspecting_a_dirty_room_is_refused_and_changes_nothing(db, hotel):
+def test_inspecting_a_dirty_room_or_an_unknown_status_is_refused_and_changes_nothing(db, hotel):
     set_status(db, hotel, "dirty", "101")
     before = snapshot(db)
     with pytest.raises(InvalidTransition, match="Room 101 is dirty: it must be clean before it can be inspected"):
         rooms.set_room_status(hotel.housekeeping, hotel.room_ids["101"], "inspected")
     assert snapshot(db) == before
-
-
-def test_inspected_is_refused_with_a_clear_message_when_the_hotel_does_not_inspect(db):
-    relaxed = make_hotel(db.owner, "Hotel Simple", rooms=2, inspection_required=False)
-    set_status(db, relaxed, "clean", "101")
-    before = snapshot(db)
-    with pytest.raises(InvalidTransition, match="does not use inspection"):
-        rooms.set_room_status(relaxed.housekeeping, relaxed.room_ids["101"], "inspected")
-    assert snapshot(db) == before
-
-
-def test_an_unknown_status_is_refused(db, hotel):
-    before = snapshot(db)
     statuses: list[Any] = ["sparkly", "", None, "DIRTY"]
     for status in statuses:
         with pytest.raises(ValidationError, match="dirty, pickup, clean, inspected"):
@@ -330,15 +306,6 @@ def test_a_room_becoming_ready_flags_its_queued_arrival_of_today(db, hotel):
     assert _rows(db, "SELECT queued FROM bookings WHERE id = :b", b=queued)[0].queued  # the desk clears it
     again = rooms.set_rooms_status(hotel.housekeeping, ids, "inspected")  # already ready: no second flag
     assert again.queued_arrivals == () and len(events(db, hotel, "booking.updated")) == 1
-
-
-def test_clean_flags_a_queued_arrival_when_the_hotel_does_not_inspect(db):
-    relaxed = make_hotel(db.owner, "Hotel Simple", rooms=2, inspection_required=False)
-    queued, _ = make_booking(db.owner, relaxed, check_in=relaxed.business_date, room_number="101")
-    queue_booking(db, queued)
-    set_status(db, relaxed, "dirty", "101")
-    change = rooms.set_room_status(relaxed.housekeeping, relaxed.room_ids["101"], "clean")
-    assert [a.booking_id for a in change.queued_arrivals] == [queued]
 
 
 def test_an_out_of_service_room_is_not_ready_so_its_queued_arrival_waits(db, hotel):
@@ -453,13 +420,6 @@ def test_overlapping_windows_of_one_room_are_refused_with_a_readable_message(db,
     rooms.put_room_out_of_order(hotel.manager, hotel.room_ids["101"], today + 4 * DAY, today + 5 * DAY, "Leak")
 
 
-def test_inspected_return_status_is_refused_when_the_hotel_does_not_inspect(db):
-    relaxed = make_hotel(db.owner, "Hotel Simple", rooms=2, inspection_required=False)
-    today = relaxed.business_date
-    with pytest.raises(ValidationError, match="choose clean"):
-        rooms.put_room_out_of_order(relaxed.manager, relaxed.room_ids["101"], today, today + DAY, "Paint", "inspected")
-
-
 def test_front_desk_and_housekeeping_cannot_manage_windows(db, hotel):
     today = hotel.business_date
     placed = rooms.put_room_out_of_order(hotel.manager, hotel.room_ids["103"], today, today + DAY, "Paint")
@@ -556,6 +516,30 @@ def test_an_ended_window_returns_the_room_at_the_night_roll(db, hotel):
     assert status_of(db, hotel, "101") == "inspected"
     assert events(db, hotel, "booking.updated") == [{"hotel_id": hotel.hotel_id, "booking_id": queued}]
     assert audit(db, hotel, "room.status_changed")[0].details["cause"] == "window ended"
+
+
+# --- hotels that do not inspect ------------------------------------------------------------------
+
+
+def test_without_inspection_clean_is_ready_and_inspected_is_refused(db):
+    relaxed = make_hotel(db.owner, "Hotel Simple", rooms=3, inspection_required=False)
+    today = relaxed.business_date
+    queued, _ = make_booking(db.owner, relaxed, check_in=today, room_number="101")
+    queue_booking(db, queued)
+    set_status(db, relaxed, "dirty", "101")
+    set_status(db, relaxed, "clean", "103")
+
+    listed = by_number(rooms.list_rooms(relaxed.front_desk))
+    assert listed["103"].ready and listed["102"].ready  # 102 is still 'inspected' from before
+    change = rooms.set_room_status(relaxed.housekeeping, relaxed.room_ids["101"], "clean")
+    assert [a.booking_id for a in change.queued_arrivals] == [queued]
+
+    before = snapshot(db)
+    with pytest.raises(InvalidTransition, match="does not use inspection"):
+        rooms.set_room_status(relaxed.housekeeping, relaxed.room_ids["101"], "inspected")
+    with pytest.raises(ValidationError, match="choose clean"):
+        rooms.put_room_out_of_order(relaxed.manager, relaxed.room_ids["102"], today, today + DAY, "Paint", "inspected")
+    assert snapshot(db) == before
 
 
 # --- skip and sleep ------------------------------------------------------------------------------
