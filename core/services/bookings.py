@@ -195,7 +195,7 @@ def _text(value: object, what: str, max_length: int) -> str:
     return clean_text(value, what, max_length=max_length, multiline=True)
 
 
-def _party(adults: int, children: int, room_type: RoomType) -> None:
+def _party(adults: int, room_type: RoomType) -> None:
     if adults > room_type.max_occupancy:
         raise ValidationError(
             f"A {room_type.name} room ({room_type.code}) takes at most {room_type.max_occupancy} adults, not {adults}."
@@ -492,24 +492,9 @@ def _rows_query(hotel_id: int, *conditions: ColumnElement[bool]) -> Select[*tupl
 
 
 def _row(values: Sequence[Any]) -> BookingRow:
-    (bid, code, status, guest_id, last, first, vip, type_id, type_code, room_id, number, ci, co, ad, ch, dnm) = values
-    return BookingRow(
-        bid,
-        code,
-        status,
-        guest_id,
-        _guest_name(last, first),
-        vip,
-        type_id,
-        type_code,
-        room_id,
-        number,
-        ci,
-        co,
-        ad,
-        ch,
-        dnm,
-    )
+    """A BookingRow from the columns of ``_ROW_COLUMNS`` (the guest's two name columns become one)."""
+    fields = [*values[:4], _guest_name(values[4], values[5]), *values[6 : len(_ROW_COLUMNS)]]
+    return BookingRow(*fields)
 
 
 def _rows(session: Session, stmt: Select[*tuple[Any, ...]]) -> tuple[BookingRow, ...]:
@@ -530,7 +515,7 @@ def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
     values = session.execute(stmt).one_or_none()
     if values is None:
         raise NotFound(f"Booking {booking_id} was not found in this hotel.")
-    row = _row(values[: len(_ROW_COLUMNS)])
+    rate, notes, source, queued, actual_check_in, actual_check_out = values[len(_ROW_COLUMNS) :]
     folio = session.execute(
         select(Folio.id, Folio.status, Folio.currency)
         .where(Folio.hotel_id == hotel_id, Folio.booking_id == booking_id)
@@ -546,10 +531,13 @@ def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
         )
         balance = Decimal(total or 0)
     return BookingDetail(
-        **vars(row),
-        **dict(
-            zip(("rate", "notes", "source", "queued", "actual_check_in", "actual_check_out"), values[-6:], strict=True)
-        ),
+        **vars(_row(values)),
+        rate=rate,
+        notes=notes,
+        source=source,
+        queued=queued,
+        actual_check_in=actual_check_in,
+        actual_check_out=actual_check_out,
         folio_id=folio.id if folio else None,
         folio_status=folio.status if folio else None,
         currency=folio.currency if folio else None,
@@ -738,7 +726,7 @@ def _insert_booking(uow: UnitOfWork, stay: _NewStay) -> tuple[Booking, Inventory
     uow.get(Guest, stay.guest_id, "Guest")
     guard = _guard(uow, stay.room_type_id, stay.check_in, stay.check_out)
     room_type = guard.room_type
-    _party(stay.adults, stay.children, room_type)
+    _party(stay.adults, room_type)
     room = None
     if stay.room_id is not None:
         room = _lock_room(uow, stay.room_id)
@@ -942,15 +930,12 @@ def _check_in_house_change(uow: UnitOfWork, booking: Booking, changes: dict[str,
 def _apply_changes(uow: UnitOfWork, booking: Booking, new: dict[str, Any]) -> Room | None:
     """Write the changes under the locks they need; returns the room released by a type change, if any."""
     check_in, check_out = new.get("check_in", booking.check_in), new.get("check_out", booking.check_out)
-    if booking.status == "confirmed":
-        checked_window(check_in, check_out)
-        if "check_in" in new and check_in < uow.business_date:
-            raise ValidationError(
-                f"The check-in date cannot move to {day_text(check_in)}, before the business date "
-                f"({day_text(uow.business_date)})."
-            )
-    elif check_out <= check_in:
-        raise ValidationError(f"The check-out date must be after the check-in date ({day_text(check_in)}).")
+    checked_window(check_in, check_out)
+    if "check_in" in new and check_in < uow.business_date:
+        raise ValidationError(
+            f"The check-in date cannot move to {day_text(check_in)}, before the business date "
+            f"({day_text(uow.business_date)})."
+        )
     room = _room(uow, booking.room_id) if booking.room_id is not None else None
     type_id = new.get("room_type_id", booking.room_type_id)
     released = None
@@ -958,7 +943,7 @@ def _apply_changes(uow: UnitOfWork, booking: Booking, new: dict[str, Any]) -> Ro
         _require_movable(booking, room.number)
         released, room = room, None
     new_type = _room_type(uow, type_id)
-    _party(new.get("adults", booking.adults), new.get("children", booking.children), new_type)
+    _party(new.get("adults", booking.adults), new_type)
     guard = _guard(uow, room.room_type_id if room else type_id, check_in, check_out)
     if room is not None:
         room = _lock_room(uow, room.id)
@@ -1163,6 +1148,9 @@ def swap_rooms(
         room_a, room_b = _room(uow, first.room_id), _room(uow, second.room_id)
         _require_movable(first, room_a.number)
         _require_movable(second, room_b.number)
+        if room_a.room_type_id != room_b.room_type_id:
+            # Both types at once, in id order, so two swaps in opposite directions cannot deadlock.
+            lock_room_types(uow.session, uow.actor.hotel_id, (room_a.room_type_id, room_b.room_type_id))
         guards = [g for g in (_guard_for(uow, first, room_b), _guard_for(uow, second, room_a)) if g is not None]
         rooms = lock_rooms(uow.session, uow.actor.hotel_id, [room_a.id, room_b.id])
         _exchange(uow, first, second, rooms[room_a.id], rooms[room_b.id])

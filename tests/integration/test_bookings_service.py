@@ -756,6 +756,26 @@ def test_swap_rooms_exchanges_two_in_house_stays_in_one_transaction(db, hotel):
     assert sorted(a.action for a in audits(db, hotel)) == ["booking.room_swapped"] * 2 + ["room.status_changed"] * 2
 
 
+def test_swap_across_room_types_keeps_each_type_within_its_rooms(db, hotel):
+    today = hotel.business_date
+    standard, _ = make_booking(db.owner, hotel, check_in=today - DAY, nights=2, room_number="101", status="checked_in")
+    double, _ = make_booking(
+        db.owner, hotel, check_in=today - DAY, nights=4, room_number="102", room_type="DBL", status="checked_in"
+    )
+
+    a, b = bookings.swap_rooms(hotel.front_desk, standard, double)
+    assert (a.room_number, b.room_number) == ("102", "101")
+    a, b = bookings.swap_rooms(hotel.front_desk, standard, double)  # and back
+    assert (a.room_number, b.room_number) == ("101", "102")
+
+    # Every other Standard room is sold for the nights after tomorrow: the Double guest's longer stay
+    # cannot take a Standard room then, or the Standard type would be overbooked.
+    for number in ("103", "105", "107", "109"):
+        make_booking(db.owner, hotel, check_in=today + DAY, nights=3, room_number=number)
+    make_booking(db.owner, hotel, check_in=today + DAY, nights=3)
+    refused(db, hotel, RoomUnavailable, lambda: bookings.swap_rooms(hotel.front_desk, standard, double), "Standard")
+
+
 def test_swap_is_refused_when_a_room_cannot_hold_the_other_stay(db, hotel):
     today = hotel.business_date
     short, _ = make_booking(db.owner, hotel, check_in=today - DAY, nights=2, room_number="101", status="checked_in")
