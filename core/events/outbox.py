@@ -1,20 +1,30 @@
-"""Reading a hotel's outbox in commit-safe order, and the tables that remember how far a consumer got.
+"""Reading a hotel's outbox without ever skipping a row, and the tables that remember how far a consumer got.
 
 Outbox ids come from a sequence, and sequence values are handed out before commit, so rows become
 visible out of id order: a plain ``id > cursor`` can step over a row that commits late and never see it.
-Each row therefore stores its inserting transaction id (``txid``), and a reader takes only rows whose
-transaction is older than every transaction still running (the snapshot's xmin), in (txid, id) order.
-Any transaction that commits after a read has a txid at or above that read's xmin, so it sorts after
-the cursor and nothing is skipped.
+Each row therefore stores its inserting transaction id (``txid``) and readers go in (txid, id) order.
+Two ways to read, each exact:
+
+* Live (a terminal's screens): a ``ReadPosition`` is the last row read plus the transactions that were
+  still running at that read with a smaller txid (the snapshot's in-progress list). Only those can still
+  commit rows that sort before the position, so the next read takes the rows after the position plus
+  the rows of those transactions. Each row arrives once, as soon as it is committed, in commit order,
+  whatever else is running on the server.
+* Settled (durable consumers, whose place is one stored (txid, id) pair): only rows whose transaction is
+  older than every running one (txid below the snapshot's xmin). A transaction that commits later has a
+  txid at or above that xmin, so it sorts after the cursor and nothing is skipped. The price: a long
+  write transaction anywhere on the server holds these rows back until it ends.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from core.db.transaction import tenant_session
 from core.errors import ValidationError
@@ -23,34 +33,40 @@ from core.events.catalog import DomainEvent, decode
 log = logging.getLogger(__name__)
 
 MAX_ERROR_TEXT = 4000
+# One snapshot for all the statements of a read, so the in-progress list matches the rows seen.
+SNAPSHOT_ISOLATION = "REPEATABLE READ"
 
-# The horizon is computed once per statement; rows at or past it are committed but still "unsettled":
-# an older transaction may yet commit a row that sorts before them.
-_READ_AFTER = text(
+_SNAPSHOT = text(
     """
-    WITH horizon AS (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS xmin)
-    SELECT o.id, o.txid, o.name, o.payload, o.txid < horizon.xmin AS settled
-    FROM event_outbox o CROSS JOIN horizon
+    SELECT (pg_snapshot_xmin(s)::text)::bigint AS xmin,
+           ARRAY(SELECT (x::text)::bigint FROM pg_snapshot_xip(s) AS x) AS running
+    FROM pg_current_snapshot() AS s
+    """
+)
+
+_ROWS_AFTER = text(
+    """
+    SELECT o.id, o.txid, o.name, o.payload FROM event_outbox o
     WHERE o.hotel_id = :hotel AND (o.txid, o.id) > (:txid, :event_id)
     ORDER BY o.txid, o.id
     LIMIT :limit
     """
 )
 
-# One statement, so both parts see the same snapshot.
-_TAIL = text(
+_ROWS_OF = text(
     """
-    WITH horizon AS (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS xmin),
-    last_settled AS (
-        SELECT o.txid, o.id FROM event_outbox o
-        WHERE o.hotel_id = :hotel AND o.txid < (SELECT xmin FROM horizon)
-        ORDER BY o.txid DESC, o.id DESC
-        LIMIT 1
-    )
-    SELECT txid, id, true AS settled FROM last_settled
-    UNION ALL
-    SELECT o.txid, o.id, false FROM event_outbox o
-    WHERE o.hotel_id = :hotel AND o.txid >= (SELECT xmin FROM horizon)
+    SELECT o.id, o.txid, o.name, o.payload FROM event_outbox o
+    WHERE o.hotel_id = :hotel AND o.txid = ANY(:txids)
+    ORDER BY o.txid, o.id
+    """
+)
+
+_LAST_ROW = text(
+    """
+    SELECT o.txid, o.id FROM event_outbox o
+    WHERE o.hotel_id = :hotel AND o.txid < :below
+    ORDER BY o.txid DESC, o.id DESC
+    LIMIT 1
     """
 )
 
@@ -79,13 +95,22 @@ _RECORD_FAILURE = text(
 
 @dataclass(frozen=True, order=True)
 class Cursor:
-    """A position in a hotel's outbox: everything up to and including (txid, event_id) has been read."""
+    """A position in a hotel's outbox, in (txid, event_id) order."""
 
     txid: int = 0
     event_id: int = 0
 
 
 START = Cursor()
+NO_TXID_LIMIT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ReadPosition:
+    """Every committed row up to ``last`` has been read, except rows the ``open_txids`` may still commit."""
+
+    last: Cursor
+    open_txids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -101,29 +126,82 @@ class OutboxRecord:
 
 @dataclass(frozen=True)
 class OutboxBatch:
-    records: tuple[OutboxRecord, ...]
-    cursor: Cursor  # after the last row read, including rows that could not be decoded
-    full: bool  # the limit was reached: more settled rows may follow
-    held_back: bool  # committed rows exist that an older, still running transaction keeps back for now
+    records: tuple[OutboxRecord, ...]  # rows not read before, in (txid, id) order
+    position: ReadPosition  # where the next read starts
+    full: bool  # the limit was reached: more rows follow at once
+    held_back: bool = False  # settled reads: committed rows wait for an older transaction to end
 
 
-def read_after(engine: Engine, hotel_id: int, cursor: Cursor, limit: int = 200) -> OutboxBatch:
-    """The hotel's settled outbox rows after ``cursor``, oldest first, read through row-level security."""
-    with tenant_session(engine, hotel_id) as session:
-        rows = session.execute(
-            _READ_AFTER,
-            {"hotel": hotel_id, "txid": cursor.txid, "event_id": cursor.event_id, "limit": limit + 1},
-        ).all()
-    settled = [row for row in rows if row.settled]
-    taken = settled[:limit]
-    records = tuple(record for row in taken if (record := _decode(row)) is not None)
-    last = Cursor(taken[-1].txid, taken[-1].id) if taken else cursor
+@dataclass(frozen=True)
+class Tail:
+    """The end of a hotel's outbox as of now."""
+
+    position: ReadPosition  # exact: a live reader starting here sees only what is committed from now on
+    settled: Cursor  # for a settled reader: the last row older than every running transaction
+
+
+def read_live(engine: Engine, hotel_id: int, position: ReadPosition, limit: int = 200) -> OutboxBatch:
+    """The hotel's rows committed since ``position``, read through row-level security."""
+    with tenant_session(engine, hotel_id, isolation=SNAPSHOT_ISOLATION) as session:
+        _, running = _snapshot(session)
+        after = _rows_after(session, hotel_id, position.last, limit)
+        late: Sequence[Any] = ()
+        if position.open_txids:
+            late = session.execute(_ROWS_OF, {"hotel": hotel_id, "txids": sorted(position.open_txids)}).all()
+    last = Cursor(after[-1].txid, after[-1].id) if after else position.last
     return OutboxBatch(
-        records=records,
-        cursor=last,
+        records=_decode_all(sorted([*late, *after], key=lambda row: (row.txid, row.id))),
+        position=ReadPosition(last, _open_before(running, last)),
+        full=len(after) == limit,
+    )
+
+
+def read_settled(engine: Engine, hotel_id: int, cursor: Cursor, limit: int = 200) -> OutboxBatch:
+    """The hotel's settled rows after ``cursor``, read through row-level security."""
+    with tenant_session(engine, hotel_id, isolation=SNAPSHOT_ISOLATION) as session:
+        horizon, _ = _snapshot(session)
+        rows = _rows_after(session, hotel_id, cursor, limit + 1)
+    settled = [row for row in rows if row.txid < horizon]
+    taken = settled[:limit]
+    return OutboxBatch(
+        records=_decode_all(taken),
+        position=ReadPosition(Cursor(taken[-1].txid, taken[-1].id) if taken else cursor),
         full=len(settled) > limit,
         held_back=len(settled) < len(rows),
     )
+
+
+def tail(engine: Engine, hotel_id: int) -> Tail:
+    with tenant_session(engine, hotel_id, isolation=SNAPSHOT_ISOLATION) as session:
+        horizon, running = _snapshot(session)
+        last = _last_row(session, hotel_id, below=NO_TXID_LIMIT)
+        settled = _last_row(session, hotel_id, below=horizon)
+    return Tail(position=ReadPosition(last, _open_before(running, last)), settled=settled)
+
+
+def _rows_after(session: Session, hotel_id: int, cursor: Cursor, limit: int) -> Sequence[Any]:
+    return session.execute(
+        _ROWS_AFTER, {"hotel": hotel_id, "txid": cursor.txid, "event_id": cursor.event_id, "limit": limit}
+    ).all()
+
+
+def _snapshot(session: Session) -> tuple[int, list[int]]:
+    row = session.execute(_SNAPSHOT).one()
+    return row.xmin, list(row.running)
+
+
+def _last_row(session: Session, hotel_id: int, below: int) -> Cursor:
+    row = session.execute(_LAST_ROW, {"hotel": hotel_id, "below": below}).first()
+    return Cursor(row.txid, row.id) if row else START
+
+
+def _open_before(running: list[int], last: Cursor) -> frozenset[int]:
+    """Running transactions that may still commit rows sorting before ``last`` (later ones sort after it)."""
+    return frozenset(txid for txid in running if txid < last.txid)
+
+
+def _decode_all(rows: Iterable[Any]) -> tuple[OutboxRecord, ...]:
+    return tuple(record for row in rows if (record := _decode(row)) is not None)
 
 
 def _decode(row: Any) -> OutboxRecord | None:
@@ -134,26 +212,6 @@ def _decode(row: Any) -> OutboxRecord | None:
         log.warning("skipping outbox event %s (%s): %s", row.id, row.name, exc)
         return None
     return OutboxRecord(event_id=row.id, txid=row.txid, event=event)
-
-
-@dataclass(frozen=True)
-class Tail:
-    """The end of a hotel's outbox as of now: a reader starting here sees only what is committed next."""
-
-    cursor: Cursor  # the last settled row
-    # Rows already committed but not yet settled (an older transaction is still open somewhere on the
-    # server): they sort after the cursor, yet they are not new either.
-    already_committed: frozenset[Cursor]
-
-
-def tail(engine: Engine, hotel_id: int) -> Tail:
-    with tenant_session(engine, hotel_id) as session:
-        rows = session.execute(_TAIL, {"hotel": hotel_id}).all()
-    settled = [Cursor(row.txid, row.id) for row in rows if row.settled]
-    return Tail(
-        cursor=settled[0] if settled else START,
-        already_committed=frozenset(Cursor(row.txid, row.id) for row in rows if not row.settled),
-    )
 
 
 def load_cursor(engine: Engine, hotel_id: int, consumer: str) -> Cursor | None:

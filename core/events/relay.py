@@ -2,11 +2,14 @@
 
 A notification only says "something was committed" (every hotel's listeners hear every hotel's
 notifications, so the payload is ``hotel_id:event_id`` and nothing else). The outbox table is the truth:
-on a notification for our hotel, on every (re)connect and on a timer, the relay reads the rows after its
-cursor through row-level security and publishes them in order. Notifications lost while disconnected
-therefore cost only latency. A durable consumer saves its cursor once its handlers are done with the
-events, so a restart resumes where it stopped: delivery is at least once, and a crash repeats at most
-the events that were in hand.
+on a notification for our hotel, on every (re)connect and on a timer, the relay reads the rows committed
+since its read position through row-level security and publishes them in order. Notifications lost
+while disconnected therefore cost only latency.
+
+A terminal reads live (core.events.outbox): each event as soon as it commits. A durable consumer reads
+settled rows and stores its cursor in ``event_cursors`` once its handlers are done with them, so a
+restart resumes exactly where it stopped; only a crash in the middle of handling repeats the events
+that were in hand (delivery is at least once).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db.engine import describe
 from core.events import outbox
 from core.events.bus import DeliveryFailure, EventBus, Publication
-from core.events.outbox import Cursor, OutboxRecord
+from core.events.outbox import OutboxBatch, ReadPosition
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ def listen_conninfo(url: URL) -> str:
 
 
 class EventRelay:
-    """Publishes one hotel's outbox events on ``bus``, live and in commit-safe order.
+    """Publishes one hotel's outbox events on ``bus``, live and without gaps.
 
     ``consumer`` names a durable consumer whose cursor lives in ``event_cursors``; without it the relay
     starts at the current end of the outbox and keeps its place in memory (a terminal's live view).
@@ -87,8 +90,7 @@ class EventRelay:
         self.connections = 0  # LISTEN sessions opened so far (monitoring: more than one means reconnects)
         self._conninfo = listen_conninfo(engine.url)
         self._where = describe(engine.url)  # for log lines: never the password
-        self._cursor: Cursor | None = None
-        self._skip: set[Cursor] = set()  # rows committed before a fresh start, met again after its cursor
+        self._position: ReadPosition | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._live = False
@@ -98,8 +100,8 @@ class EventRelay:
         bus.set_failure_sink(self._record_failure)
 
     @property
-    def cursor(self) -> Cursor | None:
-        return self._cursor
+    def position(self) -> ReadPosition | None:
+        return self._position
 
     def start(self) -> None:
         self._thread.start()
@@ -109,7 +111,7 @@ class EventRelay:
         return self._ready.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop listening and join the thread; a durable cursor stays where the last finished batch left it."""
+        """Stop listening and join the thread; a durable cursor keeps what was handled and saved."""
         self._stopping.set()
         self._wake_writer.send(b"x")
         if self._thread.is_alive():
@@ -151,30 +153,27 @@ class EventRelay:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENT_CHANNEL)))
             self.connections += 1
             self._ours(conn)  # anything that arrived during LISTEN is covered by the catch-up below
-            if self._cursor is None:
-                self._start_position()
+            if self._position is None:
+                self._position = self._start_position()
             held_back = self._catch_up()
             self._live = True
             self._ready.set()
-            log.info("listening for hotel %s events on %s from %s", self.hotel_id, self._where, self._cursor)
+            log.info("listening for hotel %s events on %s", self.hotel_id, self._where)
             self._wait_and_read(conn, held_back)
 
     def _wait_and_read(self, conn: psycopg.Connection, held_back: bool) -> None:
         next_poll = time.monotonic() + self.poll_interval
         retry_delay = HELD_BACK_FIRST_DELAY
+        wake = self._wake_reader.fileno()
         while not self._stopping.is_set():
-            # Rows held back by an older open transaction usually settle within milliseconds: look again
-            # soon (backing off) rather than waiting for the next notification or the timer.
+            # Settled reads: rows held back by an older open transaction usually settle within
+            # milliseconds, and its end sends no notification: look again soon, backing off.
             wake_at = min(next_poll, time.monotonic() + retry_delay) if held_back else next_poll
-            timeout = max(0.0, wake_at - time.monotonic())
-            wake = self._wake_reader.fileno()
-            readable, _, _ = select.select([conn.fileno(), wake], [], [], timeout)
+            readable, _, _ = select.select([conn.fileno(), wake], [], [], max(0.0, wake_at - time.monotonic()))
             if wake in readable:
                 self._wake_reader.recv(64)
                 continue
-            due = self._ours(conn) if readable else False
-            now = time.monotonic()
-            if due or now >= wake_at:
+            if (readable and self._ours(conn)) or time.monotonic() >= wake_at:
                 held_back = self._catch_up()
                 next_poll = time.monotonic() + self.poll_interval
                 retry_delay = min(retry_delay * 2, HELD_BACK_MAX_DELAY) if held_back else HELD_BACK_FIRST_DELAY
@@ -185,58 +184,61 @@ class EventRelay:
         payloads = [n.payload for n in conn.notifies(timeout=0)]  # exhaust the generator: it holds the lock
         return any(payload.startswith(prefix) for payload in payloads)
 
-    def _start_position(self) -> None:
-        """A durable consumer resumes at its saved cursor; anyone else (or a new consumer) starts at the end."""
-        if self.consumer is not None:
-            self._cursor = outbox.load_cursor(self.engine, self.hotel_id, self.consumer)
-            if self._cursor is not None:
-                return
-        end = outbox.tail(self.engine, self.hotel_id)
-        self._cursor = end.cursor
-        self._skip = set(end.already_committed)
-        if self.consumer is not None:
-            outbox.save_cursor(self.engine, self.hotel_id, self.consumer, end.cursor)
-            log.info("durable consumer %r registered for hotel %s at %s", self.consumer, self.hotel_id, end.cursor)
+    def _start_position(self) -> ReadPosition:
+        """A durable consumer resumes at its stored cursor (a new one registers at the settled end);
+        anyone else starts at the end of the outbox."""
+        if self.consumer is None:
+            return outbox.tail(self.engine, self.hotel_id).position
+        saved = outbox.load_cursor(self.engine, self.hotel_id, self.consumer)
+        if saved is None:
+            saved = outbox.tail(self.engine, self.hotel_id).settled
+            outbox.save_cursor(self.engine, self.hotel_id, self.consumer, saved)
+            log.info("durable consumer %r registered for hotel %s at %s", self.consumer, self.hotel_id, saved)
+        return ReadPosition(saved)
 
     def _catch_up(self) -> bool:
-        """Publish every settled row after the cursor; True if committed rows are still held back."""
+        """Publish every new row in order; True if committed rows are held back (settled reads only)."""
         while not self._stopping.is_set():
-            assert self._cursor is not None
-            batch = outbox.read_after(self.engine, self.hotel_id, self._cursor, self.batch_size)
-            records = tuple(record for record in batch.records if record.cursor not in self._skip)
-            publications = [self.bus.publish(record.event, record.event_id) for record in records]
-            if self.consumer is not None and batch.cursor != self._cursor:
-                if not self._acknowledge(records, publications):
-                    return False
-                self._save(batch.cursor)
-            self._cursor = batch.cursor
-            if self._skip:
-                self._skip = {position for position in self._skip if position > batch.cursor}
+            assert self._position is not None
+            if self.consumer is None:
+                batch = outbox.read_live(self.engine, self.hotel_id, self._position, self.batch_size)
+            else:
+                batch = outbox.read_settled(self.engine, self.hotel_id, self._position.last, self.batch_size)
+            publications = [self.bus.publish(record.event, record.event_id) for record in batch.records]
+            if self.consumer is not None and not self._acknowledge(batch, publications):
+                return False
+            self._position = batch.position
             if not batch.full:
                 return batch.held_back
         return False
 
-    def _acknowledge(self, records: tuple[OutboxRecord, ...], publications: list[Publication]) -> bool:
-        """Wait until the handlers are done with a batch (retries included); False if told to stop.
+    # --- durable consumers -----------------------------------------------------------------------
 
-        While a handler is slow, the part of the batch already handled is saved, so a crash then repeats
-        only the event in hand.
+    def _acknowledge(self, batch: OutboxBatch, publications: list[Publication]) -> bool:
+        """Wait until the handlers are done with a batch (retries included), then store the cursor.
+        False if told to stop first.
+
+        While a handler is slow, the part already handled is stored, so a crash then repeats only the
+        events in hand.
         """
-        handled = self._cursor
-        for record, publication in zip(records, publications, strict=True):
+        assert self._position is not None
+        handled = self._position.last
+        for record, publication in zip(batch.records, publications, strict=True):
             if not publication.wait(SLOW_HANDLER):
-                if handled is not None and handled != self._cursor:
-                    self._save(handled)
+                if handled != self._position.last:
+                    self._save(ReadPosition(handled))
                 while not publication.wait(SLOW_HANDLER):
                     if self._stopping.is_set():
                         return False
             handled = record.cursor
+        if batch.position != self._position:
+            self._save(batch.position)
         return True
 
-    def _save(self, cursor: Cursor) -> None:
+    def _save(self, position: ReadPosition) -> None:
         assert self.consumer is not None
-        outbox.save_cursor(self.engine, self.hotel_id, self.consumer, cursor)
-        self._cursor = cursor
+        outbox.save_cursor(self.engine, self.hotel_id, self.consumer, position.last)
+        self._position = position
 
     def _record_failure(self, failure: DeliveryFailure) -> None:
         if failure.event_id is None or failure.event.hotel_id != self.hotel_id:

@@ -3,7 +3,7 @@
 Run with the project root on PYTHONPATH. The runtime-role database URL comes from
 FRONTDESK_RELAY_CHILD_URL (not the command line, where other users could read the password).
 Output, one JSON object a line:
-    {"ready": true, "cursor": [txid, event_id]}      listening and caught up
+    {"ready": true, "position": [txid, event_id]}    listening and caught up
     {"event_id": 17, "name": "booking.updated", "booking_id": 3, "t_ns": ...}   one per handled event
     {"stopped": true}                                after SIGTERM, once the relay has stopped
 ``--hang-on-booking N`` makes the handler print event N and then block forever (a crash mid-handler).
@@ -65,8 +65,8 @@ def main() -> None:
     if not relay.wait_ready(20):
         emit({"error": "relay not ready"})
         sys.exit(1)
-    cursor = relay.cursor
-    emit({"ready": True, "cursor": [cursor.txid, cursor.event_id] if cursor else None})
+    position = relay.position
+    emit({"ready": True, "position": [position.last.txid, position.last.event_id] if position else None})
     stop.wait()
     relay.stop()
     bus.close(timeout=2)
