@@ -22,7 +22,6 @@ from core.services.rooms import (
     checked_id,
     checked_text,
     lock_rooms,
-    new_event,
 )
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
@@ -176,7 +175,7 @@ def _insert_tasks(
             "housekeeping_task.created", "housekeeping_task", task.id,
             room_id=room.id, number=room.number, kind=kind, priority=task.priority,
         )  # fmt: skip
-        uow.emit(new_event(TaskCreated, hotel_id=uow.actor.hotel_id, task_id=task.id, room_id=room.id))
+        uow.emit(TaskCreated(hotel_id=uow.actor.hotel_id, task_id=task.id, room_id=room.id))
     return tasks
 
 
@@ -295,7 +294,7 @@ def assign_task(actor: Actor, task_id: int, user_id: int | None) -> TaskRow:
             task.assigned_to = attendant_id
             if task.status != "in_progress":
                 task.status = "open" if attendant_id is None else "assigned"
-            uow.emit(new_event(TaskAssigned, hotel_id=actor.hotel_id, task_id=task.id, assigned_to=attendant_id))
+            uow.emit(TaskAssigned(hotel_id=actor.hotel_id, task_id=task.id, assigned_to=attendant_id))
         uow.commit()
         return _task_row(uow, task)
 
@@ -321,7 +320,7 @@ def start_task(actor: Actor, task_id: int) -> TaskRow:
         task.started_at = func.now()
         _claim(uow, task)
         uow.audit("housekeeping_task.started", "housekeeping_task", task.id, room_id=task.room_id)
-        uow.emit(new_event(TaskStarted, hotel_id=actor.hotel_id, task_id=task.id, room_id=task.room_id))
+        uow.emit(TaskStarted(hotel_id=actor.hotel_id, task_id=task.id, room_id=task.room_id))
         uow.commit()
         return _task_row(uow, task)
 
@@ -351,7 +350,7 @@ def complete_task(actor: Actor, task_id: int) -> TaskCompletion:
         task.status, task.completed_at = "done", func.now()
         _claim(uow, task)
         uow.audit("housekeeping_task.completed", "housekeeping_task", task.id, room_id=room.id, kind=task.kind)
-        uow.emit(new_event(TaskCompleted, hotel_id=actor.hotel_id, task_id=task.id, room_id=room.id))
+        uow.emit(TaskCompleted(hotel_id=actor.hotel_id, task_id=task.id, room_id=room.id))
         target = _room_target(task.kind, room.hk_status)
         change = change_room_status(uow, [room], target, task_id=task.id) if target else None
         inspection_id = None
@@ -374,7 +373,7 @@ def cancel_task(actor: Actor, task_id: int) -> TaskRow:
         task = _open_task(uow, task_id, "cancelled")
         task.status = "cancelled"
         uow.audit("housekeeping_task.cancelled", "housekeeping_task", task.id, room_id=task.room_id)
-        uow.emit(new_event(TaskCancelled, hotel_id=actor.hotel_id, task_id=task.id, room_id=task.room_id))
+        uow.emit(TaskCancelled(hotel_id=actor.hotel_id, task_id=task.id, room_id=task.room_id))
         uow.commit()
         return _task_row(uow, task)
 

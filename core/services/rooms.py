@@ -12,13 +12,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, update
 
 from core.auth import Actor, Permission
 from core.errors import InvalidTransition, NotFound, RoomUnavailable, ValidationError
-from core.events.catalog import BookingUpdated, DomainEvent, RoomStatusChanged
+from core.events.catalog import BookingUpdated, RoomStatusChanged
 from core.models import ACTIVE_BOOKING_STATUSES, HK_STATUSES, AuditEntry, Booking, Room, RoomOverlay, RoomType
 from core.normalize import clean_text
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
@@ -40,7 +40,6 @@ MAX_BULK_ROOMS = 2000
 MAX_OVERLAY_DAYS = 366
 MAX_REASON_LENGTH = 200
 MAX_ID = 2**63 - 1  # bigint
-E = TypeVar("E", bound=DomainEvent)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -128,12 +127,6 @@ class Discrepancy:
 
 
 # --- validation ----------------------------------------------------------------------------------
-
-
-def new_event(event_type: type[E], **fields: Any) -> E:
-    """An event of ``event_type``; the catalog's decorator hides the fields from the type checker, so the
-    dataclass checks them when the event is built."""
-    return event_type(**fields)
 
 
 def checked_text(value: object, what: str, max_length: int, *, multiline: bool = False) -> str:
@@ -395,7 +388,7 @@ def announce_queued_arrivals(uow: UnitOfWork, ready_rooms: Sequence[Room]) -> tu
     arrivals = []
     for booking_id, code, room_id in uow.session.execute(stmt):
         assert room_id is not None  # filtered by room_id above
-        uow.emit(new_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking_id))
+        uow.emit(BookingUpdated(hotel_id=uow.actor.hotel_id, booking_id=booking_id))
         arrivals.append(QueuedArrival(booking_id, code, room_id, numbers[room_id]))
     return tuple(arrivals)
 
@@ -420,9 +413,7 @@ def change_room_status(uow: UnitOfWork, rooms: Sequence[Room], status: str, **de
     ]
     if changing:
         _write_statuses(uow, changing, status, **details)
-        uow.emit(
-            new_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=tuple(room.id for room in changing))
-        )
+        uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=tuple(room.id for room in changing)))
     return StatusChange(
         status=status,
         changed_room_ids=tuple(room.id for room in changing),
@@ -554,7 +545,7 @@ def _place_overlay(
             f"room.{kind}", "room_overlay", overlay.id, room_id=room.id, number=room.number,
             starts_on=starts_on, ends_on=ends_on, reason=reason, return_status=return_status,
         )  # fmt: skip
-        uow.emit(new_event(RoomStatusChanged, hotel_id=actor.hotel_id, room_ids=(room.id,)))
+        uow.emit(RoomStatusChanged(hotel_id=actor.hotel_id, room_ids=(room.id,)))
         uow.commit()
         return OverlayPlaced(_overlay_row(overlay, room.number), tuple(b.confirmation_code for b in bookings))
 
@@ -608,7 +599,7 @@ def release_overlay(actor: Actor, overlay_id: int) -> OverlayReleased:
             uow.flush()  # the released window must no longer count as blocking the room
             if _return_room(uow, room, overlay, "released"):
                 arrivals = announce_queued_arrivals(uow, [room])
-        uow.emit(new_event(RoomStatusChanged, hotel_id=actor.hotel_id, room_ids=(room.id,)))
+        uow.emit(RoomStatusChanged(hotel_id=actor.hotel_id, room_ids=(room.id,)))
         uow.commit()
         return OverlayReleased(_overlay_row(overlay, room.number), room.hk_status, arrivals)
 
@@ -636,7 +627,7 @@ def apply_overlay_returns(uow: UnitOfWork) -> tuple[int, ...]:
         if _return_room(uow, room, overlay, "window ended"):
             ready.append(room)
     if changed:
-        uow.emit(new_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=tuple(changed)))
+        uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=tuple(changed)))
     announce_queued_arrivals(uow, ready)
     return tuple(changed)
 
@@ -686,7 +677,7 @@ def record_seen_occupancy(actor: Actor, room_id: int, seen: str) -> Discrepancy 
         front_office = OCCUPIED if in_house else VACANT
         uow.audit(_SEEN_ACTION, "room", room.id, number=room.number, seen=seen, front_office=front_office)
         room.hk_occupancy = seen
-        uow.emit(new_event(RoomStatusChanged, hotel_id=actor.hotel_id, room_ids=(room.id,)))
+        uow.emit(RoomStatusChanged(hotel_id=actor.hotel_id, room_ids=(room.id,)))
         uow.commit()
         kind = _discrepancy_kind(front_office, seen)
         return Discrepancy(room.id, room.number, kind, front_office, seen, None) if kind else None
