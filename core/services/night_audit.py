@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, func, literal, select, update
@@ -19,11 +19,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from core.auth import Actor, Permission
 from core.errors import InvalidTransition
-from core.events.catalog import BookingNoShow, BusinessDateRolled, ChargePosted, DomainEvent, RoomStatusChanged
+from core.events.catalog import BookingNoShow, BusinessDateRolled, ChargePosted, RoomStatusChanged
 from core.models import Booking, Folio, FolioLine, Guest, Hotel, NightAudit, Room
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
-
-E = TypeVar("E", bound=DomainEvent)
 
 
 @dataclass(frozen=True)
@@ -72,11 +70,6 @@ class NightAuditResult:
     rooms_dirtied: int
     forced: bool
     already_done: bool = False  # True when this date had been audited before: nothing was changed now
-
-
-def _event(event_type: type[E], **values: Any) -> E:
-    """The catalog's decorator hides event fields from the type checker; the dataclass checks them."""
-    return event_type(**values)
 
 
 # --- the checklist -------------------------------------------------------------------------------
@@ -200,7 +193,7 @@ def _mark_no_shows(uow: UnitOfWork, day: dt.date) -> list[int]:
     ).all()
     for booking_id in sorted(marked):
         uow.audit("booking.no_show", "booking", booking_id, business_date=day, by="night audit")
-        uow.emit(_event(BookingNoShow, hotel_id=uow.actor.hotel_id, booking_id=booking_id))
+        uow.emit(BookingNoShow(hotel_id=uow.actor.hotel_id, booking_id=booking_id))
     return sorted(marked)
 
 
@@ -247,8 +240,7 @@ def _post_room_nights(uow: UnitOfWork, booking_ids: list[int], day: dt.date) -> 
     for line_id, folio_id, amount, description in posted:
         uow.audit("folio.charge_posted", "folio", folio_id, line_id=line_id, amount=amount, description=description)
         uow.emit(
-            _event(
-                ChargePosted,
+            ChargePosted(
                 hotel_id=uow.actor.hotel_id,
                 folio_id=folio_id,
                 line_id=line_id,
@@ -290,7 +282,7 @@ def _dirty_occupied_rooms(uow: UnitOfWork, booking_ids: list[int]) -> list[int]:
             to="dirty",
             reason="night audit",
         )
-    uow.emit(_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=tuple(room_ids)))
+    uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=tuple(room_ids)))
     return room_ids
 
 
@@ -343,7 +335,7 @@ def _record(uow: UnitOfWork, hotel: Hotel, result: NightAuditResult) -> None:
     hotel.business_date = result.next_business_date
     uow.flush()
     uow.audit("night_audit.completed", "night_audit", row.id, business_date=result.business_date, **summary)
-    uow.emit(_event(BusinessDateRolled, hotel_id=hotel.id, business_date=result.next_business_date))
+    uow.emit(BusinessDateRolled(hotel_id=hotel.id, business_date=result.next_business_date))
 
 
 @requires(Permission.NIGHT_AUDIT)

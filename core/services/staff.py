@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from core import normalize
 from core.auth import Actor, Permission, Role, hash_password, verify_password
 from core.db.transaction import tenant_session
 from core.errors import AuthenticationFailed, InvalidTransition, PermissionDenied, ValidationError
-from core.events.catalog import DomainEvent, StaffChanged
+from core.events.catalog import StaffChanged
 from core.models import Hotel, StaffUser
 from core.services.uow import UnitOfWork, bound_engine, requires, unit_of_work
 
@@ -25,7 +25,6 @@ MAX_PASSWORD_LENGTH = 256  # argon2 would hash more, but nobody types more; refu
 # Every role holds ROOMS_READ: the closest thing the permission table has to "any signed-in user".
 ANY_SIGNED_IN = Permission.ROOMS_READ
 SIGN_IN_FAILED = "Unknown hotel, user name or password, or the account is disabled."
-E = TypeVar("E", bound=DomainEvent)
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,6 @@ class StaffRow:
     full_name: str
     role: Role
     active: bool
-
-
-def _event(event_type: type[E], **values: Any) -> E:
-    """The catalog's decorator hides event fields from the type checker; the dataclass checks them."""
-    return event_type(**values)
 
 
 def _row(user: StaffUser) -> StaffRow:
@@ -144,7 +138,7 @@ def _keep_an_admin(uow: UnitOfWork, user: StaffUser) -> None:
 
 def _changed(uow: UnitOfWork, user: StaffUser, action: str, **details: Any) -> StaffRow:
     uow.audit(action, "staff_user", user.id, username=user.username, **details)
-    uow.emit(_event(StaffChanged, hotel_id=uow.actor.hotel_id, user_id=user.id))
+    uow.emit(StaffChanged(hotel_id=uow.actor.hotel_id, user_id=user.id))
     uow.commit()
     return _row(user)
 
@@ -172,7 +166,7 @@ def add_user(actor: Actor, username: str, full_name: str, role: Role | str, pass
         )
         uow.session.add(user)
         uow.flush()
-        return _changed(uow, user, "staff.created", full_name=name, role=new_role.value)
+        return _changed(uow, user, "staff.added", full_name=name, role=new_role.value)
 
 
 @requires(Permission.STAFF_MANAGE)

@@ -288,6 +288,7 @@ def test_search_by_confirmation_code_finds_the_guest_with_next_and_last_stay(db,
     assert [m.matched_on for m in by_code] == ["confirmation"]
     match = by_code[0]
     assert match.guest.last_name == "Lindqvist"
+    assert match.next_stay is not None and match.last_stay is not None
     assert (match.next_stay.booking_id, match.next_stay.room_number, match.next_stay.status) == (
         next_id,
         "102",

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -343,7 +344,7 @@ def test_another_hotel_is_untouched(db, hotel, other_hotel, stays):
 def test_two_terminals_running_the_audit_at_once_roll_the_date_once(db, hotel, stays):
     _check_out(db, stays.due_out[0])
     start = threading.Barrier(2)
-    results: list[object] = []
+    results: list[Any] = []
 
     def audit(actor) -> None:
         start.wait()

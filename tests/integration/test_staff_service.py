@@ -116,7 +116,7 @@ def test_manager_adds_a_user_who_can_then_sign_in(db, hotel):
     assert staff.sign_in("Hotel Aurora", "a.lindqvist", "s3cret-pass").user_id == row.id
     assert _audit(db) == [
         (
-            "staff.created",
+            "staff.added",
             hotel.manager.user_id,
             str(row.id),
             {"username": "a.lindqvist", "full_name": "Astrid Lindqvist", "role": "front_desk"},
