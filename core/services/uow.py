@@ -117,8 +117,7 @@ class UnitOfWork:
     def emit(self, event: DomainEvent) -> None:
         if event.hotel_id != self.actor.hotel_id:
             raise TenantMismatch(
-                f"Event {event.name} is for hotel {event.hotel_id}, "
-                f"not the signed-in hotel {self.actor.hotel_id}."
+                f"Event {event.name} is for hotel {event.hotel_id}, not the signed-in hotel {self.actor.hotel_id}."
             )
         self.session.add(OutboxEvent(hotel_id=event.hotel_id, name=event.name, payload=event.to_payload()))
         self.events.append(event)
@@ -190,9 +189,7 @@ def transact(
     def attempt() -> T:
         if permission is not None:
             actor.require(permission)
-        with tenant_session(
-            bound_engine(), actor.hotel_id, user_id=actor.user_id, isolation=isolation
-        ) as session:
+        with tenant_session(bound_engine(), actor.hotel_id, user_id=actor.user_id, isolation=isolation) as session:
             uow = UnitOfWork(actor, session)
             result = work(uow)
             if not uow._committed:
