@@ -632,6 +632,22 @@ def test_unassign_room_frees_it_and_says_so(db, hotel):
     )
 
 
+def test_an_upgraded_stay_cannot_fall_back_into_a_sold_out_booked_type(db, hotel):
+    today = hotel.business_date
+    guest = make_guest(db, hotel)
+    upgraded = book(hotel, guest, today + DAY)
+    bookings.assign_room(hotel.front_desk, upgraded.booking_id, hotel.room_ids["102"], allow_upgrade=True)
+    for _ in range(5):  # the Standard rooms are sold meanwhile, counting on the upgrade
+        book(hotel, guest, today + DAY)
+
+    refused(
+        db, hotel, RoomUnavailable, lambda: bookings.unassign_room(hotel.front_desk, upgraded.booking_id), "Standard"
+    )
+    refused(db, hotel, RoomUnavailable, lambda: bookings.auto_assign_room(hotel.front_desk, upgraded.booking_id))
+    moved = bookings.assign_room(hotel.front_desk, upgraded.booking_id, hotel.room_ids["104"], allow_upgrade=True)
+    assert moved.room_number == "104"  # another Double is fine: the Standard count does not change
+
+
 def test_auto_assign_prefers_ready_rooms_then_the_lowest_floor_and_number(db):
     big = make_hotel(db.owner, f"Tower {next(_hotel_names)}", rooms=20)  # 101..110 and 201..210
     today = big.business_date
