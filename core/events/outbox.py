@@ -19,12 +19,11 @@ Two ways to read, each exact:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
 from core.db.transaction import tenant_session
 from core.errors import ValidationError
@@ -33,40 +32,61 @@ from core.events.catalog import DomainEvent, decode
 log = logging.getLogger(__name__)
 
 MAX_ERROR_TEXT = 4000
-# One snapshot for all the statements of a read, so the in-progress list matches the rows seen.
-SNAPSHOT_ISOLATION = "REPEATABLE READ"
 
-_SNAPSHOT = text(
-    """
-    SELECT (pg_snapshot_xmin(s)::text)::bigint AS xmin,
-           ARRAY(SELECT (x::text)::bigint FROM pg_snapshot_xip(s) AS x) AS running
-    FROM pg_current_snapshot() AS s
-    """
-)
+# Each read is ONE statement: its rows and the snapshot facts it returns (xmin, the transactions in
+# progress) come from the same snapshot. Every result has at least one row, so the facts arrive even when
+# there is nothing new (the event columns are then NULL).
+_SNAPSHOT_FACTS = """
+    snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+    facts AS (
+        SELECT (pg_snapshot_xmin(s)::text)::bigint AS xmin,
+               ARRAY(SELECT (x::text)::bigint FROM pg_snapshot_xip(s) AS x) AS running
+        FROM snap
+    )"""
 
-_ROWS_AFTER = text(
-    """
-    SELECT o.id, o.txid, o.name, o.payload FROM event_outbox o
+_ROWS_AFTER = """
+    SELECT o.id, o.txid, o.name, o.payload, true AS after_position FROM event_outbox o
     WHERE o.hotel_id = :hotel AND (o.txid, o.id) > (:txid, :event_id)
     ORDER BY o.txid, o.id
-    LIMIT :limit
+    LIMIT :limit"""
+
+_READ_LIVE = text(
+    f"""
+    WITH {_SNAPSHOT_FACTS},
+    after_position AS ({_ROWS_AFTER}),
+    late AS (
+        SELECT o.id, o.txid, o.name, o.payload, false FROM event_outbox o
+        WHERE o.hotel_id = :hotel AND o.txid = ANY(CAST(:open_txids AS bigint[]))
+    )
+    SELECT facts.xmin, facts.running, rows.* FROM facts
+    LEFT JOIN (SELECT * FROM after_position UNION ALL SELECT * FROM late) AS rows ON true
+    ORDER BY rows.txid, rows.id
     """
 )
 
-_ROWS_OF = text(
-    """
-    SELECT o.id, o.txid, o.name, o.payload FROM event_outbox o
-    WHERE o.hotel_id = :hotel AND o.txid = ANY(:txids)
-    ORDER BY o.txid, o.id
+_READ_SETTLED = text(
+    f"""
+    WITH {_SNAPSHOT_FACTS},
+    after_position AS ({_ROWS_AFTER})
+    SELECT facts.xmin, facts.running, rows.* FROM facts LEFT JOIN after_position AS rows ON true
+    ORDER BY rows.txid, rows.id
     """
 )
 
-_LAST_ROW = text(
-    """
-    SELECT o.txid, o.id FROM event_outbox o
-    WHERE o.hotel_id = :hotel AND o.txid < :below
-    ORDER BY o.txid DESC, o.id DESC
-    LIMIT 1
+_TAIL = text(
+    f"""
+    WITH {_SNAPSHOT_FACTS}
+    SELECT facts.xmin, facts.running, last_row.txid AS last_txid, last_row.id AS last_id,
+           last_settled.txid AS settled_txid, last_settled.id AS settled_id
+    FROM facts
+    LEFT JOIN LATERAL (
+        SELECT o.txid, o.id FROM event_outbox o WHERE o.hotel_id = :hotel
+        ORDER BY o.txid DESC, o.id DESC LIMIT 1
+    ) AS last_row ON true
+    LEFT JOIN LATERAL (
+        SELECT o.txid, o.id FROM event_outbox o WHERE o.hotel_id = :hotel AND o.txid < facts.xmin
+        ORDER BY o.txid DESC, o.id DESC LIMIT 1
+    ) AS last_settled ON true
     """
 )
 
@@ -102,7 +122,6 @@ class Cursor:
 
 
 START = Cursor()
-NO_TXID_LIMIT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -142,26 +161,26 @@ class Tail:
 
 def read_live(engine: Engine, hotel_id: int, position: ReadPosition, limit: int = 200) -> OutboxBatch:
     """The hotel's rows committed since ``position``, read through row-level security."""
-    with tenant_session(engine, hotel_id, isolation=SNAPSHOT_ISOLATION) as session:
-        _, running = _snapshot(session)
-        after = _rows_after(session, hotel_id, position.last, limit)
-        late: Sequence[Any] = ()
-        if position.open_txids:
-            late = session.execute(_ROWS_OF, {"hotel": hotel_id, "txids": sorted(position.open_txids)}).all()
+    with tenant_session(engine, hotel_id) as session:
+        result = session.execute(
+            _READ_LIVE, {**_after(hotel_id, position.last, limit), "open_txids": sorted(position.open_txids)}
+        ).all()
+    rows = [row for row in result if row.id is not None]
+    after = [row for row in rows if row.after_position]
     last = Cursor(after[-1].txid, after[-1].id) if after else position.last
     return OutboxBatch(
-        records=_decode_all(sorted([*late, *after], key=lambda row: (row.txid, row.id))),
-        position=ReadPosition(last, _open_before(running, last)),
+        records=_decode_all(rows),
+        position=ReadPosition(last, _open_before(result[0].running, last)),
         full=len(after) == limit,
     )
 
 
 def read_settled(engine: Engine, hotel_id: int, cursor: Cursor, limit: int = 200) -> OutboxBatch:
     """The hotel's settled rows after ``cursor``, read through row-level security."""
-    with tenant_session(engine, hotel_id, isolation=SNAPSHOT_ISOLATION) as session:
-        horizon, _ = _snapshot(session)
-        rows = _rows_after(session, hotel_id, cursor, limit + 1)
-    settled = [row for row in rows if row.txid < horizon]
+    with tenant_session(engine, hotel_id) as session:
+        result = session.execute(_READ_SETTLED, _after(hotel_id, cursor, limit + 1)).all()
+    rows = [row for row in result if row.id is not None]
+    settled = [row for row in rows if row.txid < result[0].xmin]
     taken = settled[:limit]
     return OutboxBatch(
         records=_decode_all(taken),
@@ -172,27 +191,15 @@ def read_settled(engine: Engine, hotel_id: int, cursor: Cursor, limit: int = 200
 
 
 def tail(engine: Engine, hotel_id: int) -> Tail:
-    with tenant_session(engine, hotel_id, isolation=SNAPSHOT_ISOLATION) as session:
-        horizon, running = _snapshot(session)
-        last = _last_row(session, hotel_id, below=NO_TXID_LIMIT)
-        settled = _last_row(session, hotel_id, below=horizon)
-    return Tail(position=ReadPosition(last, _open_before(running, last)), settled=settled)
+    with tenant_session(engine, hotel_id) as session:
+        row = session.execute(_TAIL, {"hotel": hotel_id}).one()
+    last = Cursor(row.last_txid, row.last_id) if row.last_id is not None else START
+    settled = Cursor(row.settled_txid, row.settled_id) if row.settled_id is not None else START
+    return Tail(position=ReadPosition(last, _open_before(row.running, last)), settled=settled)
 
 
-def _rows_after(session: Session, hotel_id: int, cursor: Cursor, limit: int) -> Sequence[Any]:
-    return session.execute(
-        _ROWS_AFTER, {"hotel": hotel_id, "txid": cursor.txid, "event_id": cursor.event_id, "limit": limit}
-    ).all()
-
-
-def _snapshot(session: Session) -> tuple[int, list[int]]:
-    row = session.execute(_SNAPSHOT).one()
-    return row.xmin, list(row.running)
-
-
-def _last_row(session: Session, hotel_id: int, below: int) -> Cursor:
-    row = session.execute(_LAST_ROW, {"hotel": hotel_id, "below": below}).first()
-    return Cursor(row.txid, row.id) if row else START
+def _after(hotel_id: int, cursor: Cursor, limit: int) -> dict[str, int]:
+    return {"hotel": hotel_id, "txid": cursor.txid, "event_id": cursor.event_id, "limit": limit}
 
 
 def _open_before(running: list[int], last: Cursor) -> frozenset[int]:
