@@ -38,7 +38,7 @@ MAX_ERROR_TEXT = 4000
 # there is nothing new (the event columns are then NULL).
 _SNAPSHOT_FACTS = """
     snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
-    facts AS (
+    facts AS MATERIALIZED (
         SELECT (pg_snapshot_xmin(s)::text)::bigint AS xmin,
                ARRAY(SELECT (x::text)::bigint FROM pg_snapshot_xip(s) AS x) AS running
         FROM snap
