@@ -32,7 +32,6 @@ from core.events.catalog import (
     BookingReinstated,
     BookingUpdated,
     ChargePosted,
-    DomainEvent,
     GuestCheckedIn,
     RoomAssigned,
     RoomStatusChanged,
@@ -63,7 +62,6 @@ from core.services.availability import (
 )
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
-E = TypeVar("E", bound=DomainEvent)
 T = TypeVar("T")
 
 MAX_CHILDREN = 10
@@ -203,11 +201,6 @@ def _party(adults: int, room_type: RoomType) -> None:
 
 
 # --- building blocks inside a unit of work -------------------------------------------------------
-
-
-def _event(event_type: type[E], **fields: Any) -> E:
-    """The catalog's decorator hides event fields from the type checker; the dataclass checks them."""
-    return event_type(**fields)
 
 
 def _lock_bookings(uow: UnitOfWork, booking_ids: Sequence[int]) -> dict[int, Booking]:
@@ -426,8 +419,7 @@ def _make_dirty(uow: UnitOfWork, room: Room, why: str) -> None:
 
 def _room_assigned(uow: UnitOfWork, booking: Booking, room: Room | None) -> None:
     uow.emit(
-        _event(
-            RoomAssigned,
+        RoomAssigned(
             hotel_id=uow.actor.hotel_id,
             booking_id=booking.id,
             room_id=room.id if room else None,
@@ -769,8 +761,7 @@ def _announce_created(uow: UnitOfWork, booking: Booking, action: str, **details:
         **details,
     )
     uow.emit(
-        _event(
-            BookingCreated,
+        BookingCreated(
             hotel_id=uow.actor.hotel_id,
             booking_id=booking.id,
             confirmation_code=booking.confirmation_code,
@@ -852,7 +843,7 @@ def walk_in(
         _issue_keys(uow, booking, room, keys)
         _announce_created(uow, booking, "booking.walk_in", room=room.number, keys=keys)
         _room_assigned(uow, booking, room)
-        uow.emit(_event(GuestCheckedIn, hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
+        uow.emit(GuestCheckedIn(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
         return _detail(uow, booking.id)
 
     return _transact(actor, Permission.CHECK_IN_OUT, work)
@@ -901,7 +892,7 @@ def update_booking(
             _check_in_house_change(uow, booking, changes)
         released = _apply_changes(uow, booking, {f: new for f, (_, new) in changes.items()})
         uow.audit("booking.updated", "booking", booking.id, code=booking.confirmation_code, **_change_details(changes))
-        uow.emit(_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.emit(BookingUpdated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         if released is not None:
             _room_assigned(uow, booking, None)
         return _detail(uow, booking.id)
@@ -1082,7 +1073,7 @@ def set_do_not_move(actor: Actor, booking_id: int, locked: bool) -> BookingDetai
         booking.do_not_move = locked
         booking.updated_at = func.now()
         uow.audit("booking.do_not_move", "booking", booking.id, code=booking.confirmation_code, locked=locked)
-        uow.emit(_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.emit(BookingUpdated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         return _detail(uow, booking.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
@@ -1121,7 +1112,7 @@ def move_room(
         _issue_keys(uow, booking, room, keys)
         _audit_assignment(uow, booking, previous, room, "booking.room_moved")
         _room_assigned(uow, booking, room)
-        uow.emit(_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=(previous.id, room.id)))
+        uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(previous.id, room.id)))
         return _detail(uow, booking.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
@@ -1161,7 +1152,7 @@ def swap_rooms(
             _issue_keys(uow, booking, room, keys)
             _audit_assignment(uow, booking, left, room, "booking.room_swapped")
             _room_assigned(uow, booking, room)
-        uow.emit(_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=(room_a.id, room_b.id)))
+        uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(room_a.id, room_b.id)))
         return _detail(uow, first.id), _detail(uow, second.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
@@ -1210,7 +1201,7 @@ def cancel_booking(actor: Actor, booking_id: int, *, refund_payments: bool = Fal
         uow.audit(
             "booking.cancelled", "booking", booking.id, code=booking.confirmation_code, reason=reason, refunded=total
         )
-        uow.emit(_event(BookingCancelled, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.emit(BookingCancelled(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         for line in refunds:
             uow.audit(
                 "folio.refunded",
@@ -1221,8 +1212,7 @@ def cancel_booking(actor: Actor, booking_id: int, *, refund_payments: bool = Fal
                 description=line.description,
             )
             uow.emit(
-                _event(
-                    ChargePosted,
+                ChargePosted(
                     hotel_id=uow.actor.hotel_id,
                     folio_id=line.folio_id,
                     line_id=line.id,
@@ -1296,7 +1286,7 @@ def mark_no_show(actor: Actor, booking_id: int) -> BookingDetail:
         uow.audit(
             "booking.no_show", "booking", booking.id, code=booking.confirmation_code, business_date=uow.business_date
         )
-        uow.emit(_event(BookingNoShow, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.emit(BookingNoShow(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         return _detail(uow, booking.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
@@ -1334,7 +1324,7 @@ def reinstate_booking(actor: Actor, booking_id: int) -> BookingDetail:
         if has_open_folio is None:
             _open_folio(uow, booking)
         uow.audit("booking.reinstated", "booking", booking.id, code=booking.confirmation_code, **{"from": previous})
-        uow.emit(_event(BookingReinstated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.emit(BookingReinstated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         return _detail(uow, booking.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
