@@ -14,6 +14,7 @@ that were in hand (delivery is at least once).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import socket
@@ -113,7 +114,8 @@ class EventRelay:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop listening and join the thread; a durable cursor keeps what was handled and saved."""
         self._stopping.set()
-        self._wake_writer.send(b"x")
+        with contextlib.suppress(OSError):  # already stopped: the wake-up socket is closed
+            self._wake_writer.send(b"x")
         if self._thread.is_alive():
             self._thread.join(timeout)
         if self._thread.is_alive():

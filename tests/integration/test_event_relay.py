@@ -291,6 +291,7 @@ def test_relay_reconnects_after_its_backend_is_terminated_and_catches_up(db, hot
         assert received.wait_for(4)
         assert relay.connections == 2
     assert received.ids == [before, *while_down, after]
+    relay.stop()  # a second stop is harmless
 
 
 def test_durable_consumer_resumes_after_a_restart_where_it_stopped(db, hotel):
