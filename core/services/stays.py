@@ -30,7 +30,6 @@ from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Hotel, Hou
 from core.models import RoomOverlay as Overlay
 from core.services.folios import (
     balance_of,
-    build_event,
     clean_text,
     close_locked_folio,
     db_now,
@@ -315,7 +314,7 @@ def _queue(uow: UnitOfWork, booking: Booking, room: Room) -> CheckInResult:
         booking.queued = True
         booking.updated_at = db_now(uow)
         uow.audit("stay.queued", "booking", booking.id, room_id=room.id, room_hk_status=room.hk_status)
-        uow.emit(build_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+        uow.emit(BookingUpdated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         uow.commit()
     return CheckInResult(booking.id, room.id, room.number, True, None, None, None)
 
@@ -339,7 +338,7 @@ def _admit(
     folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
     issued = _issue_keys(uow, booking, room, "new", keys)
     uow.audit("stay.checked_in", "booking", booking.id, folio_id=folio.id, keys=keys, **details)
-    uow.emit(build_event(GuestCheckedIn, hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
+    uow.emit(GuestCheckedIn(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
     uow.commit()
     return CheckInResult(booking.id, room.id, room.number, False, now, folio.id, issued)
 
@@ -388,7 +387,7 @@ def _reverse_check_in(uow: UnitOfWork, booking_id: int) -> StayChange:
         booking.check_out = dt.date.fromisoformat(checked_in["original_check_out"])
     booking.status, booking.actual_check_in, booking.updated_at = "confirmed", None, now
     uow.audit("stay.check_in_reversed", "booking", booking.id, business_date=uow.business_date)
-    uow.emit(build_event(BookingUpdated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+    uow.emit(BookingUpdated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
     uow.commit()
     return StayChange(booking.id, booking.status, booking.room_id, folio.id if folio else None)
 
@@ -434,12 +433,12 @@ def _check_out(uow: UnitOfWork, booking_id: int, reason: str | None) -> CheckOut
         uow.actor.require(Permission.OVERRIDE)
     now = db_now(uow)
     booking.status, booking.actual_check_out, booking.updated_at = "checked_out", now, now
-    uow.emit(build_event(GuestCheckedOut, hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
+    uow.emit(GuestCheckedOut(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
     closed = folio is not None and balance == 0
     if folio is not None and closed:
         close_locked_folio(uow, folio, now)
     room.hk_status, room.hk_status_changed_at = "dirty", now
-    uow.emit(build_event(RoomStatusChanged, hotel_id=uow.actor.hotel_id, room_ids=(room.id,)))
+    uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(room.id,)))
     task_id = _checkout_clean_task(uow, room, booking)
     details: dict[str, Any] = {"business_date": uow.business_date, "room_id": room.id, "task_id": task_id}
     details |= {"folio_id": folio.id if folio else None, "folio_closed": closed}
@@ -473,7 +472,7 @@ def _checkout_clean_task(uow: UnitOfWork, room: Room, booking: Booking) -> int:
     )
     uow.session.add(task)
     uow.flush()
-    uow.emit(build_event(TaskCreated, hotel_id=uow.actor.hotel_id, task_id=task.id, room_id=room.id))
+    uow.emit(TaskCreated(hotel_id=uow.actor.hotel_id, task_id=task.id, room_id=room.id))
     return task.id
 
 
@@ -504,6 +503,6 @@ def _reinstate(uow: UnitOfWork, booking_id: int) -> StayChange:
     booking.status, booking.actual_check_out, booking.updated_at = "checked_in", None, now
     folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
     uow.audit("stay.reinstated", "booking", booking.id, business_date=uow.business_date, folio_id=folio.id)
-    uow.emit(build_event(BookingReinstated, hotel_id=uow.actor.hotel_id, booking_id=booking.id))
+    uow.emit(BookingReinstated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
     uow.commit()
     return StayChange(booking.id, booking.status, room.id, folio.id)
