@@ -70,11 +70,12 @@ def prefix_upper_bound(prefix: str) -> str:
     raise ValueError("the prefix has no upper bound")
 
 
-def clean_text(
-    value: str | None, field: str, *, max_length: int, required: bool = False, multiline: bool = False
-) -> str:
-    """Trimmed, NFC-composed text, or ValidationError naming ``field`` when it is missing, too long or
-    holds control or invisible formatting characters (line breaks and tabs allowed when ``multiline``)."""
+def clean_text(value: object, field: str, *, max_length: int, required: bool = False, multiline: bool = False) -> str:
+    """Trimmed, NFC-composed text (None reads as empty), or ValidationError naming ``field`` when it is not
+    text, missing, too long or holds control or invisible formatting characters (line breaks and tabs allowed
+    when ``multiline``). The one text check of every service: values arrive from forms and PMS feeds untyped."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{field} must be text.")
     text = unicodedata.normalize("NFC", value or "").strip()
     if required and not text:
         raise ValidationError(f"{field} is required.")

@@ -187,12 +187,6 @@ def _rate(value: object) -> Decimal:
     return rate.quantize(CENT)
 
 
-def _text(value: object, what: str, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be text.")
-    return clean_text(value, what, max_length=max_length, multiline=True)
-
-
 def _party(adults: int, room_type: RoomType) -> None:
     if adults > room_type.max_occupancy:
         raise ValidationError(
@@ -708,7 +702,7 @@ def _checked_new_stay(
         children=_count(children, "The number of children", 0, MAX_CHILDREN),
         rate=None if rate is None else _rate(rate),
         room_id=None if room_id is None else _id(room_id, "The room"),
-        notes=_text(notes, "The notes", MAX_NOTES),
+        notes=clean_text(notes, "The notes", max_length=MAX_NOTES, multiline=True),
     )
 
 
@@ -876,7 +870,7 @@ def update_booking(
         "children": None if children is None else _count(children, "The number of children", 0, MAX_CHILDREN),
         "room_type_id": None if room_type_id is None else _id(room_type_id, "The room type"),
         "rate": None if rate is None else _rate(rate),
-        "notes": None if notes is None else _text(notes, "The notes", MAX_NOTES),
+        "notes": None if notes is None else clean_text(notes, "The notes", max_length=MAX_NOTES, multiline=True),
     }
     given = {field: value for field, value in given.items() if value is not None}
     if not given:
@@ -1189,7 +1183,7 @@ def cancel_booking(actor: Actor, booking_id: int, *, refund_payments: bool = Fal
     booking_id = _id(booking_id, "The booking")
     if not isinstance(refund_payments, bool):
         raise ValidationError(f"Refund payments is yes or no (True or False), not {refund_payments!r}.")
-    reason = _text(reason, "The reason", MAX_REASON)
+    reason = clean_text(reason, "The reason", max_length=MAX_REASON, multiline=True)
 
     def work(uow: UnitOfWork) -> Cancellation:
         booking = _lock_booking(uow, booking_id)

@@ -8,7 +8,6 @@ was paid, close at zero) hold when two terminals post to the same folio at once.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,13 +18,13 @@ from core.auth import Actor, Permission
 from core.errors import FolioError, InvalidTransition, NotFound, ValidationError
 from core.events.catalog import ChargePosted, ChargeVoided, FolioClosed
 from core.models import Booking, Folio, FolioLine
+from core.normalize import clean_text
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("100000")  # one posting; larger sums are split or are a typing mistake
 MAX_TEXT = 200
 MAX_ID = 2**63 - 1
-_ODD_CHARACTERS = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, invisible format, surrogate, private, unassigned
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -80,21 +79,6 @@ def require_id(value: Any, what: str) -> int:
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"{what.capitalize()} {value} was not found in this hotel.")
     return value
-
-
-def clean_text(value: Any, what: str, max_length: int = MAX_TEXT) -> str:
-    """One line of readable text: trimmed, NFC, 1..max_length characters, no control or invisible characters."""
-    if not isinstance(value, str):
-        raise ValidationError(f"The {what} must be text.")
-    text = unicodedata.normalize("NFC", value).strip()
-    if not text:
-        raise ValidationError(f"The {what} cannot be empty.")
-    if len(text) > max_length:
-        raise ValidationError(f"The {what} has {len(text)} characters; at most {max_length} are allowed.")
-    odd = next((ch for ch in text if unicodedata.category(ch) in _ODD_CHARACTERS), None)
-    if odd is not None:
-        raise ValidationError(f"The {what} contains an unsupported character (U+{ord(odd):04X}).")
-    return text
 
 
 def parse_amount(value: Any) -> Decimal:
@@ -234,7 +218,8 @@ def _record_posting(uow: UnitOfWork, posted: PostedLine, action: str) -> None:
 def post_charge(actor: Actor, folio_id: int, description: str, amount: Decimal | int | str) -> PostedLine:
     """Post a charge (positive line) to an open folio."""
     folio_id = require_id(folio_id, "folio")
-    text, value = clean_text(description, "description"), parse_amount(amount)
+    text = clean_text(description, "The description", max_length=MAX_TEXT, required=True)
+    value = parse_amount(amount)
 
     def work(uow: UnitOfWork) -> PostedLine:
         folio = lock_folio(uow, folio_id)
@@ -251,7 +236,8 @@ def post_charge(actor: Actor, folio_id: int, description: str, amount: Decimal |
 def take_payment(actor: Actor, folio_id: int, amount: Decimal | int | str, description: str = "Payment") -> PostedLine:
     """Record money received; stored as a negative line that lowers the balance."""
     folio_id = require_id(folio_id, "folio")
-    text, value = clean_text(description, "description"), parse_amount(amount)
+    text = clean_text(description, "The description", max_length=MAX_TEXT, required=True)
+    value = parse_amount(amount)
 
     def work(uow: UnitOfWork) -> PostedLine:
         folio = lock_folio(uow, folio_id)
@@ -268,7 +254,8 @@ def take_payment(actor: Actor, folio_id: int, amount: Decimal | int | str, descr
 def refund(actor: Actor, folio_id: int, amount: Decimal | int | str, description: str = "Refund") -> PostedLine:
     """Give money back: a positive line, at most what was paid (payments less earlier refunds)."""
     folio_id = require_id(folio_id, "folio")
-    text, value = clean_text(description, "description"), parse_amount(amount)
+    text = clean_text(description, "The description", max_length=MAX_TEXT, required=True)
+    value = parse_amount(amount)
 
     def work(uow: UnitOfWork) -> PostedLine:
         folio = lock_folio(uow, folio_id)
@@ -302,7 +289,7 @@ def _net_paid(uow: UnitOfWork, folio_id: int) -> Decimal:
 def void_charge(actor: Actor, line_id: int, reason: str) -> PostedLine:
     """Reverse one charge with a new line (the charge itself stays as it was). A charge is voided once."""
     line_id = require_id(line_id, "folio line")
-    why = clean_text(reason, "reason for the void")
+    why = clean_text(reason, "The reason for the void", max_length=MAX_TEXT, required=True)
 
     def work(uow: UnitOfWork) -> PostedLine:
         line = uow.get(FolioLine, line_id, "Folio line")

@@ -16,11 +16,11 @@ from core.auth import Actor, Permission, Role
 from core.errors import InvalidTransition, ValidationError
 from core.events.catalog import TaskAssigned, TaskCancelled, TaskCompleted, TaskCreated, TaskStarted
 from core.models import TASK_KINDS, Booking, HousekeepingTask, Room, StaffUser
+from core.normalize import clean_text
 from core.services.rooms import (
     QueuedArrival,
     change_room_status,
     checked_id,
-    checked_text,
     lock_rooms,
 )
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
@@ -205,7 +205,7 @@ def create_task(actor: Actor, room_id: int, kind: str, *, priority: int | None =
     if kind not in TASK_KINDS:
         raise ValidationError(f"A task is one of {', '.join(TASK_KINDS)}, not {kind!r}.")
     checked_priority = _checked_priority(priority)
-    notes = checked_text(notes, "The notes", MAX_NOTES_LENGTH, multiline=True)
+    notes = clean_text(notes, "The notes", max_length=MAX_NOTES_LENGTH, multiline=True)
 
     def work(uow: UnitOfWork) -> TaskRow:
         if kind == "inspection" and not uow.hotel.inspection_required:

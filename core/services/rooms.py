@@ -129,12 +129,6 @@ class Discrepancy:
 # --- validation ----------------------------------------------------------------------------------
 
 
-def checked_text(value: object, what: str, max_length: int, *, multiline: bool = False) -> str:
-    if value is not None and not isinstance(value, str):
-        raise ValidationError(f"{what} must be text.")
-    return clean_text(value, what, max_length=max_length, required=not multiline, multiline=multiline)
-
-
 def checked_id(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise ValidationError(f"{what} must be a record number, not {value!r}.")
@@ -516,7 +510,7 @@ def _place_overlay(
         raise ValidationError("The room must come back after the first day out (the return day is exclusive).")
     if (ends_on - starts_on).days > MAX_OVERLAY_DAYS:
         raise ValidationError(f"A window can last at most {MAX_OVERLAY_DAYS} days; add another one afterwards.")
-    reason = checked_text(reason, "The reason", MAX_REASON_LENGTH)
+    reason = clean_text(reason, "The reason", max_length=MAX_REASON_LENGTH, required=True)
     return_status = _checked_status(return_status, "The return status")
 
     def work(uow: UnitOfWork) -> OverlayPlaced:

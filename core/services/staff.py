@@ -6,7 +6,6 @@ hashes never reach an audit row, an event or a log line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +18,8 @@ from core.errors import AuthenticationFailed, InvalidTransition, PermissionDenie
 from core.events.catalog import StaffChanged
 from core.models import Hotel, StaffUser
 from core.services.uow import UnitOfWork, bound_engine, requires, unit_of_work
+from core.validation import require_username
 
-USERNAME = re.compile(r"[a-z0-9._-]{2,40}")
 MAX_PASSWORD_LENGTH = 256  # argon2 would hash more, but nobody types more; refuses megabyte "passwords"
 # Every role holds ROOMS_READ: the closest thing the permission table has to "any signed-in user".
 ANY_SIGNED_IN = Permission.ROOMS_READ
@@ -101,10 +100,8 @@ def _checked_role(role: Role | str) -> Role:
 
 
 def _checked_username(username: str) -> str:
-    login = (username or "").strip().lower()
-    if not USERNAME.fullmatch(login):
-        raise ValidationError("A username is 2 to 40 characters: lower-case letters, digits, '.', '_' or '-'.")
-    return login
+    """Sign-in compares lower case, so a username is stored trimmed and lower case."""
+    return require_username((username or "").strip().lower())
 
 
 def _hashed(password: str) -> str:

@@ -28,9 +28,9 @@ from core.events.catalog import (
 )
 from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Hotel, HousekeepingTask, KeyIssue, Room
 from core.models import RoomOverlay as Overlay
+from core.normalize import clean_text
 from core.services.folios import (
     balance_of,
-    clean_text,
     close_locked_folio,
     db_now,
     lines_of,
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_OUT_TIME = dt.time(11, 0)
 MAX_KEYS = 10
+MAX_REASON = 200
 CHECKOUT_CLEAN_PRIORITY = 2
 _OPEN_TASK_STATUSES = ("open", "assigned", "in_progress")
 _STATUS_WORDS = {
@@ -275,6 +276,12 @@ def _stay_from_today(booking: Booking, today: dt.date) -> tuple[dt.date, dt.date
     return today, max(booking.check_out, today + dt.timedelta(days=1))
 
 
+def _override_reason(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return clean_text(value, "The override reason", max_length=MAX_REASON, required=True)
+
+
 @requires(Permission.CHECK_IN_OUT)
 def check_in(
     actor: Actor, booking_id: int, *, keys: int = 1, queue: bool = False, override_reason: str | None = None
@@ -286,7 +293,7 @@ def check_in(
     """
     booking_id = require_id(booking_id, "booking")
     count = _key_count(keys)
-    reason = None if override_reason is None else clean_text(override_reason, "override reason")
+    reason = _override_reason(override_reason)
     return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _check_in(uow, booking_id, count, queue, reason))
 
 
@@ -415,7 +422,7 @@ def check_out(actor: Actor, booking_id: int, *, override_reason: str | None = No
     stays open for the balance to be settled later.
     """
     booking_id = require_id(booking_id, "booking")
-    reason = None if override_reason is None else clean_text(override_reason, "override reason")
+    reason = _override_reason(override_reason)
     return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _check_out(uow, booking_id, reason))
 
 

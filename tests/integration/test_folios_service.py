@@ -122,9 +122,9 @@ BAD_AMOUNTS: list[tuple[Any, str]] = [
     (None, "must be a number"),
 ]
 BAD_DESCRIPTIONS: list[tuple[Any, str]] = [
-    ("", "cannot be empty"),
-    ("   ", "cannot be empty"),
-    ("x" * 201, "201 characters"),
+    ("", "description is required"),
+    ("   ", "description is required"),
+    ("x" * 201, "at most 200 characters, not 201"),
     ("Mini\x00bar", "U\\+0000"),
     ("Mini\nbar", "U\\+000A"),
     ("Mini\u200bbar", "U\\+200B"),
