@@ -24,6 +24,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from core.auth import Actor, Permission
 from core.errors import RoomUnavailable, ValidationError
 from core.models import ACTIVE_BOOKING_STATUSES, Booking, Room, RoomOverlay, RoomType
+from core.services.rooms import is_ready
 from core.services.uow import requires, unit_of_work
 
 MAX_NIGHTS = 365
@@ -80,11 +81,6 @@ def checked_window(check_in: object, check_out: object) -> tuple[dt.date, dt.dat
 
 def day_text(day: dt.date) -> str:
     return f"{day.day} {day:%b %Y}"
-
-
-def is_ready(hk_status: str, inspection_required: bool) -> bool:
-    """Ready for a guest: inspected, or clean when the hotel does not inspect."""
-    return hk_status == "inspected" or (hk_status == "clean" and not inspection_required)
 
 
 # --- public reads --------------------------------------------------------------------------------
@@ -311,7 +307,8 @@ def assignable_rooms(
     if room_type_id is not None:
         stmt = stmt.where(Room.room_type_id == room_type_id)
     rooms = [
-        FreeRoom(room_id, number, floor, type_id, code, status, is_ready(status, inspection_required))
+        # blocked=False: a room with a window on any night of the stay was left out above.
+        FreeRoom(room_id, number, floor, type_id, code, status, is_ready(status, inspection_required, blocked=False))
         for room_id, number, floor, type_id, code, status in session.execute(stmt)
         if room_id not in unavailable
     ]

@@ -55,11 +55,11 @@ from core.services.availability import (
     checked_window,
     day_text,
     in_house_elsewhere,
-    is_ready,
     lock_room_types,
     lock_rooms,
     room_conflict,
 )
+from core.services.rooms import is_ready, ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 T = TypeVar("T")
@@ -307,11 +307,12 @@ def _require_free(
 
 
 def _require_ready(uow: UnitOfWork, room: Room) -> None:
-    if not is_ready(room.hk_status, uow.hotel.inspection_required):
-        wanted = "inspected" if uow.hotel.inspection_required else "clean or inspected"
-        raise RoomUnavailable(
-            f"Room {room.number} is {room.hk_status}; a guest can only go into a room that is {wanted}."
-        )
+    if ready_for_guest(uow, room):
+        return
+    if is_ready(room.hk_status, uow.hotel.inspection_required, blocked=False):
+        raise RoomUnavailable(f"Room {room.number} is out of order or out of service today; choose another room.")
+    wanted = "inspected" if uow.hotel.inspection_required else "clean or inspected"
+    raise RoomUnavailable(f"Room {room.number} is {room.hk_status}; a guest can only go into a room that is {wanted}.")
 
 
 def _put_in_room(uow: UnitOfWork, booking: Booking, room: Room, *, in_house: bool = False) -> None:
@@ -351,7 +352,7 @@ def _pick_room(uow: UnitOfWork, booking: Booking, *, ready_only: bool = False) -
                 room = lock_rooms(session, hotel_id, [candidate.room_id])[candidate.room_id]
                 if room.room_type_id != booking.room_type_id:
                     raise _Taken
-                if ready_only and not is_ready(room.hk_status, uow.hotel.inspection_required):
+                if ready_only and not ready_for_guest(uow, room):
                     raise _Taken
                 try:
                     _put_in_room(uow, booking, room, in_house=ready_only)

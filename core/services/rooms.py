@@ -344,6 +344,13 @@ def _blocked_on(uow: UnitOfWork, room_ids: Sequence[int], day: dt.date) -> set[i
     return set(uow.session.scalars(stmt))
 
 
+def ready_for_guest(uow: UnitOfWork, room: Room) -> bool:
+    """Inside a unit of work: ``is_ready`` for ``room`` on the business date, its out-of-order and
+    out-of-service windows included. Check-in, walk-in and room moves all ask this."""
+    blocked = room.id in _blocked_on(uow, [room.id], uow.business_date)
+    return is_ready(room.hk_status, uow.hotel.inspection_required, blocked)
+
+
 def _write_statuses(uow: UnitOfWork, rooms: Sequence[Room], status: str, **details: Any) -> None:
     """One audit row per room and one UPDATE for them all (a row-by-row flush of a 200-room batch took
     200 statements)."""
@@ -568,8 +575,7 @@ def _return_room(uow: UnitOfWork, room: Room, overlay: RoomOverlay, cause: str) 
     state machine). True when the room is ready now."""
     if room.hk_status != overlay.return_status:
         _write_statuses(uow, [room], overlay.return_status, overlay_id=overlay.id, cause=cause)
-    blocked = room.id in _blocked_on(uow, [room.id], uow.business_date)
-    return is_ready(room.hk_status, uow.hotel.inspection_required, blocked)
+    return ready_for_guest(uow, room)
 
 
 @requires(Permission.ROOMS_MANAGE)

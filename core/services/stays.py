@@ -40,6 +40,7 @@ from core.services.folios import (
     require_id,
     unsettled_message,
 )
+from core.services.rooms import ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact
 
 log = logging.getLogger(__name__)
@@ -202,10 +203,6 @@ def _require_in_service(uow: UnitOfWork, room: Room, start: dt.date, end: dt.dat
         )
 
 
-def _is_ready(hotel: Hotel, room: Room) -> bool:
-    return room.hk_status == "inspected" or (room.hk_status == "clean" and not hotel.inspection_required)
-
-
 # --- keys ----------------------------------------------------------------------------------------
 
 
@@ -306,7 +303,7 @@ def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: 
     start, end = _stay_from_today(booking, uow.business_date) if arrival else (booking.check_in, booking.check_out)
     _require_in_service(uow, room, uow.business_date, end)
     _require_room_free(uow, room, booking, start, end)
-    if not _is_ready(uow.hotel, room):
+    if not ready_for_guest(uow, room):
         if not queue:
             raise RoomUnavailable(
                 f"Room {room.number} is {room.hk_status}, not ready for a guest yet; queue the arrival or "

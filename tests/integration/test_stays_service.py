@@ -19,7 +19,7 @@ from core.errors import (
     RoomUnavailable,
     ValidationError,
 )
-from core.services import folios, stays
+from core.services import folios, rooms, stays
 from tests.factories import make_booking
 
 DAY = dt.timedelta(days=1)
@@ -237,6 +237,21 @@ def test_out_of_order_and_out_of_service_rooms_are_refused(db, hotel, arrival):
     with pytest.raises(RoomUnavailable, match=r"Room 101 is out of service from .* \(Carpet\)"):
         stays.check_in(hotel.front_desk, booking, queue=True)
     assert db_state(db) == before
+
+
+def test_check_in_into_a_room_out_of_service_today_is_refused_even_when_it_is_inspected(db, hotel, arrival):
+    booking, _folio = arrival
+    today = hotel.business_date
+    placed = rooms.put_room_out_of_service(hotel.manager, hotel.room_ids["101"], today, today + DAY, "Broken shower")
+    (code,) = one(db, "SELECT confirmation_code FROM bookings WHERE id = :b", b=booking)
+    assert placed.bookings_in_window == (code,)  # the desk was told to move the arrival
+    assert rooms.get_room(hotel.front_desk, hotel.room_ids["101"]).ready is False  # inspected, but blocked today
+    before = db_state(db)
+    for queue in (False, True):  # not ready, and not worth queueing for either
+        with pytest.raises(RoomUnavailable, match=r"Room 101 is out of service from .* \(Broken shower\)"):
+            stays.check_in(hotel.front_desk, booking, queue=queue)
+    assert db_state(db) == before
+    assert booking_row(db, booking)[:3] == ("confirmed", hotel.room_ids["101"], False)
 
 
 def test_only_confirmed_bookings_check_in(db, hotel):
