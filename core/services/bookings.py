@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +41,6 @@ from core.models import (
     Folio,
     FolioLine,
     Guest,
-    KeyIssue,
     Room,
     RoomOverlay,
     RoomType,
@@ -59,20 +57,19 @@ from core.services.availability import (
     lock_rooms,
     room_conflict,
 )
+from core.services.keys import checked_key_count, issue_keys
 from core.services.rooms import is_ready, ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 T = TypeVar("T")
 
 MAX_CHILDREN = 10
-MAX_KEYS = 10
 MAX_NOTES = 2000
 MAX_REASON = 200
 MAX_RATE = Decimal("1000000")
 MAX_RACK_DAYS = 62
 MAX_ID = 2**63 - 1
 CENT = Decimal("0.01")
-DEFAULT_CHECK_OUT_TIME = dt.time(12, 0)
 # No 0/O, 1/I/L: a code is read out over the phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -375,30 +372,6 @@ def _new_confirmation_code(session: Session) -> str:
         if session.scalar(select(Booking.id).where(Booking.confirmation_code == code)) is None:
             return code
     raise RuntimeError("could not find an unused confirmation code")  # 31**8 codes: never in practice
-
-
-def _key_valid_until(uow: UnitOfWork, check_out: dt.date) -> dt.datetime:
-    """Keys stop at the hotel's check-out time (local) on the departure day."""
-    try:
-        zone = ZoneInfo(uow.hotel.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = dt.datetime.combine(check_out, uow.hotel.check_out_time or DEFAULT_CHECK_OUT_TIME, tzinfo=zone)
-    return local.astimezone(dt.UTC)
-
-
-def _issue_keys(uow: UnitOfWork, booking: Booking, room: Room, keys: int) -> None:
-    uow.session.add(
-        KeyIssue(
-            hotel_id=uow.actor.hotel_id,
-            booking_id=booking.id,
-            room_id=room.id,
-            kind="new",
-            key_count=keys,
-            valid_until=_key_valid_until(uow, booking.check_out),
-            issued_by=uow.actor.user_id,
-        )
-    )
 
 
 def _make_dirty(uow: UnitOfWork, room: Room, why: str) -> None:
@@ -819,7 +792,7 @@ def walk_in(
 ) -> BookingDetail:
     """A guest without a booking, from today to ``check_out``: the booking is created, put in a ready
     vacant room (the given one, or the best of the type) and checked in with keys, all in one transaction."""
-    keys = _count(keys, "The number of keys", 1, MAX_KEYS)
+    keys = checked_key_count(keys)
     _id(room_type_id, "The room type")
     checked_day(check_out, "The check-out date")
 
@@ -835,7 +808,7 @@ def walk_in(
         guard.check()
         booking.status = "checked_in"
         booking.actual_check_in = func.now()
-        _issue_keys(uow, booking, room, keys)
+        issue_keys(uow, booking, room, "new", keys)
         _announce_created(uow, booking, "booking.walk_in", room=room.number, keys=keys)
         _room_assigned(uow, booking, room)
         uow.emit(GuestCheckedIn(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
@@ -1084,7 +1057,7 @@ def move_room(
     """Move an in-house guest to a ready, vacant room (of the same type unless ``allow_upgrade``) for the
     rest of the stay, with new keys; the room left becomes dirty. One transaction."""
     booking_id, room_id = _id(booking_id, "The booking"), _id(room_id, "The room")
-    keys = _count(keys, "The number of keys", 1, MAX_KEYS)
+    keys = checked_key_count(keys)
 
     def work(uow: UnitOfWork) -> BookingDetail:
         booking = _lock_booking(uow, booking_id)
@@ -1104,7 +1077,7 @@ def move_room(
         if guard is not None:
             guard.check()
         _make_dirty(uow, rooms[previous.id], f"guest moved to room {room.number}")
-        _issue_keys(uow, booking, room, keys)
+        issue_keys(uow, booking, room, "new", keys)
         _audit_assignment(uow, booking, previous, room, "booking.room_moved")
         _room_assigned(uow, booking, room)
         uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(previous.id, room.id)))
@@ -1121,7 +1094,7 @@ def swap_rooms(
     become dirty (each guest left one). Refused when either stay is locked or a room cannot hold the
     other stay's remaining nights."""
     first_id, second_id = _id(first_booking_id, "The first booking"), _id(second_booking_id, "The second booking")
-    keys = _count(keys, "The number of keys", 1, MAX_KEYS)
+    keys = checked_key_count(keys)
     if first_id == second_id:
         raise ValidationError("Choose two different stays to swap.")
 
@@ -1144,7 +1117,7 @@ def swap_rooms(
             guard.check()
         for booking, left, room in ((first, room_a, room_b), (second, room_b, room_a)):
             _make_dirty(uow, left, f"guests swapped rooms {room_a.number} and {room_b.number}")
-            _issue_keys(uow, booking, room, keys)
+            issue_keys(uow, booking, room, "new", keys)
             _audit_assignment(uow, booking, left, room, "booking.room_swapped")
             _room_assigned(uow, booking, room)
         uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(room_a.id, room_b.id)))

@@ -8,16 +8,14 @@ on the same room wait for each other instead of deadlocking; the no-double-booki
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
 from core.auth import Actor, Permission
-from core.errors import FolioError, InvalidTransition, NotFound, RoomUnavailable, ValidationError
+from core.errors import FolioError, InvalidTransition, NotFound, RoomUnavailable
 from core.events.catalog import (
     BookingReinstated,
     BookingUpdated,
@@ -26,7 +24,7 @@ from core.events.catalog import (
     RoomStatusChanged,
     TaskCreated,
 )
-from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Hotel, HousekeepingTask, KeyIssue, Room
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, HousekeepingTask, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
 from core.services.folios import (
@@ -40,13 +38,10 @@ from core.services.folios import (
     require_id,
     unsettled_message,
 )
+from core.services.keys import KeysIssued, checked_key_count, issue_keys
 from core.services.rooms import ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact
 
-log = logging.getLogger(__name__)
-
-DEFAULT_CHECK_OUT_TIME = dt.time(11, 0)
-MAX_KEYS = 10
 MAX_REASON = 200
 CHECKOUT_CLEAN_PRIORITY = 2
 _OPEN_TASK_STATUSES = ("open", "assigned", "in_progress")
@@ -60,15 +55,6 @@ _STATUS_WORDS = {
 
 
 # --- results -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KeysIssued:
-    booking_id: int
-    room_id: int
-    kind: str  # 'new' at check-in, 'duplicate' later
-    key_count: int
-    valid_until: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -206,39 +192,6 @@ def _require_in_service(uow: UnitOfWork, room: Room, start: dt.date, end: dt.dat
 # --- keys ----------------------------------------------------------------------------------------
 
 
-def _key_count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_KEYS:
-        raise ValidationError(f"Between 1 and {MAX_KEYS} keys can be issued at a time, not {value!r}.")
-    return value
-
-
-def _key_valid_until(hotel: Hotel, check_out: dt.date) -> dt.datetime:
-    """Keys stop working at the hotel's check-out time (local) on the departure day, stored in UTC."""
-    try:
-        zone = ZoneInfo(hotel.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("hotel %s has an unknown time zone %r; keys use UTC", hotel.id, hotel.timezone)
-        zone = ZoneInfo("UTC")
-    local = dt.datetime.combine(check_out, hotel.check_out_time or DEFAULT_CHECK_OUT_TIME, tzinfo=zone)
-    return local.astimezone(dt.UTC)
-
-
-def _issue_keys(uow: UnitOfWork, booking: Booking, room: Room, kind: str, count: int) -> KeysIssued:
-    valid_until = _key_valid_until(uow.hotel, booking.check_out)
-    uow.session.add(
-        KeyIssue(
-            hotel_id=uow.actor.hotel_id,
-            booking_id=booking.id,
-            room_id=room.id,
-            kind=kind,
-            key_count=count,
-            valid_until=valid_until,
-            issued_by=uow.actor.user_id,
-        )
-    )
-    return KeysIssued(booking.id, room.id, kind, count, valid_until)
-
-
 # --- check-in ------------------------------------------------------------------------------------
 
 
@@ -289,7 +242,7 @@ def check_in(
     Early or late arrivals need ``override_reason`` from a role that may override.
     """
     booking_id = require_id(booking_id, "booking")
-    count = _key_count(keys)
+    count = checked_key_count(keys)
     reason = _override_reason(override_reason)
     return transact(actor, Permission.CHECK_IN_OUT, lambda uow: _check_in(uow, booking_id, count, queue, reason))
 
@@ -340,7 +293,7 @@ def _admit(
     booking.check_in, booking.check_out = stay
     booking.status, booking.actual_check_in, booking.queued, booking.updated_at = "checked_in", now, False, now
     folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
-    issued = _issue_keys(uow, booking, room, "new", keys)
+    issued = issue_keys(uow, booking, room, "new", keys)
     uow.audit("stay.checked_in", "booking", booking.id, folio_id=folio.id, keys=keys, **details)
     uow.emit(GuestCheckedIn(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
     uow.commit()
@@ -351,13 +304,13 @@ def _admit(
 def issue_duplicate_keys(actor: Actor, booking_id: int, keys: int = 1) -> KeysIssued:
     """More keys for an in-house guest (lost key, extra guest); logged like the first ones."""
     booking_id = require_id(booking_id, "booking")
-    count = _key_count(keys)
+    count = checked_key_count(keys)
 
     def work(uow: UnitOfWork) -> KeysIssued:
         booking, room = _lock_stay(uow, booking_id)
         _require_status(booking, "checked_in", "given duplicate keys")
         assert room is not None  # a checked-in booking always has a room (database CHECK)
-        issued = _issue_keys(uow, booking, room, "duplicate", count)
+        issued = issue_keys(uow, booking, room, "duplicate", count)
         uow.audit("stay.keys_duplicated", "booking", booking.id, room_id=room.id, keys=count)
         uow.commit()
         return issued
