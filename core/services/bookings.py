@@ -33,7 +33,6 @@ from core.events.catalog import (
     ChargePosted,
     GuestCheckedIn,
     RoomAssigned,
-    RoomStatusChanged,
 )
 from core.models import (
     ACTIVE_BOOKING_STATUSES,
@@ -58,7 +57,7 @@ from core.services.availability import (
     room_conflict,
 )
 from core.services.keys import checked_key_count, issue_keys
-from core.services.rooms import is_ready, ready_for_guest
+from core.services.rooms import change_room_status, is_ready, ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 T = TypeVar("T")
@@ -372,17 +371,6 @@ def _new_confirmation_code(session: Session) -> str:
         if session.scalar(select(Booking.id).where(Booking.confirmation_code == code)) is None:
             return code
     raise RuntimeError("could not find an unused confirmation code")  # 31**8 codes: never in practice
-
-
-def _make_dirty(uow: UnitOfWork, room: Room, why: str) -> None:
-    """A room a guest has left needs cleaning; every housekeeping status may become dirty."""
-    if room.hk_status == "dirty":
-        return
-    uow.audit(
-        "room.status_changed", "room", room.id, number=room.number, to="dirty", reason=why, **{"from": room.hk_status}
-    )
-    room.hk_status = "dirty"
-    room.hk_status_changed_at = func.now()
 
 
 def _room_assigned(uow: UnitOfWork, booking: Booking, room: Room | None) -> None:
@@ -1076,11 +1064,11 @@ def move_room(
         _put_in_room(uow, booking, room, in_house=True)
         if guard is not None:
             guard.check()
-        _make_dirty(uow, rooms[previous.id], f"guest moved to room {room.number}")
+        # A room a guest has left needs cleaning: the housekeeping state machine, its audit row and event.
+        change_room_status(uow, [rooms[previous.id]], "dirty", reason=f"guest moved to room {room.number}")
         issue_keys(uow, booking, room, "new", keys)
         _audit_assignment(uow, booking, previous, room, "booking.room_moved")
         _room_assigned(uow, booking, room)
-        uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(previous.id, room.id)))
         return _detail(uow, booking.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
@@ -1116,11 +1104,12 @@ def swap_rooms(
         for guard in guards:
             guard.check()
         for booking, left, room in ((first, room_a, room_b), (second, room_b, room_a)):
-            _make_dirty(uow, left, f"guests swapped rooms {room_a.number} and {room_b.number}")
             issue_keys(uow, booking, room, "new", keys)
             _audit_assignment(uow, booking, left, room, "booking.room_swapped")
             _room_assigned(uow, booking, room)
-        uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(room_a.id, room_b.id)))
+        # Each guest left a room: both need cleaning (one audit row each, one RoomStatusChanged for both).
+        swapped = f"guests swapped rooms {room_a.number} and {room_b.number}"
+        change_room_status(uow, [rooms[room_a.id], rooms[room_b.id]], "dirty", reason=swapped)
         return _detail(uow, first.id), _detail(uow, second.id)
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)

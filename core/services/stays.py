@@ -21,10 +21,8 @@ from core.events.catalog import (
     BookingUpdated,
     GuestCheckedIn,
     GuestCheckedOut,
-    RoomStatusChanged,
-    TaskCreated,
 )
-from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, HousekeepingTask, Room
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
 from core.services.folios import (
@@ -38,13 +36,12 @@ from core.services.folios import (
     require_id,
     unsettled_message,
 )
+from core.services.housekeeping import add_task
 from core.services.keys import KeysIssued, checked_key_count, issue_keys
-from core.services.rooms import ready_for_guest
+from core.services.rooms import change_room_status, ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact
 
 MAX_REASON = 200
-CHECKOUT_CLEAN_PRIORITY = 2
-_OPEN_TASK_STATUSES = ("open", "assigned", "in_progress")
 _STATUS_WORDS = {
     "confirmed": "confirmed",
     "checked_in": "checked in",
@@ -394,9 +391,10 @@ def _check_out(uow: UnitOfWork, booking_id: int, reason: str | None) -> CheckOut
     closed = folio is not None and balance == 0
     if folio is not None and closed:
         close_locked_folio(uow, folio, now)
-    room.hk_status, room.hk_status_changed_at = "dirty", now
-    uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=(room.id,)))
-    task_id = _checkout_clean_task(uow, room, booking)
+    change_room_status(uow, [room], "dirty", reason=f"guest checked out (booking {booking.confirmation_code})")
+    # A stay reinstated and checked out again the same day reuses the room's open cleaning task.
+    task, _created = add_task(uow, room, "checkout_clean", notes=f"Check-out {booking.confirmation_code}")
+    task_id = task.id
     details: dict[str, Any] = {"business_date": uow.business_date, "room_id": room.id, "task_id": task_id}
     details |= {"folio_id": folio.id if folio else None, "folio_closed": closed}
     if not closed and folio is not None:
@@ -404,33 +402,6 @@ def _check_out(uow: UnitOfWork, booking_id: int, reason: str | None) -> CheckOut
     uow.audit("stay.checked_out", "booking", booking.id, **details)
     uow.commit()
     return CheckOutResult(booking.id, room.id, room.number, now, folio.id if folio else None, closed, balance, task_id)
-
-
-def _checkout_clean_task(uow: UnitOfWork, room: Room, booking: Booking) -> int:
-    """The room's open check-out cleaning task, or a new one (a reinstated stay checked out again on the same
-    day must not put the room on the board twice)."""
-    open_task = uow.session.scalars(
-        select(HousekeepingTask.id).where(
-            HousekeepingTask.hotel_id == uow.actor.hotel_id,
-            HousekeepingTask.room_id == room.id,
-            HousekeepingTask.kind == "checkout_clean",
-            HousekeepingTask.status.in_(_OPEN_TASK_STATUSES),
-        )
-    ).first()
-    if open_task is not None:
-        return open_task
-    task = HousekeepingTask(
-        hotel_id=uow.actor.hotel_id,
-        room_id=room.id,
-        kind="checkout_clean",
-        priority=CHECKOUT_CLEAN_PRIORITY,
-        business_date=uow.business_date,
-        notes=f"Check-out {booking.confirmation_code}",
-    )
-    uow.session.add(task)
-    uow.flush()
-    uow.emit(TaskCreated(hotel_id=uow.actor.hotel_id, task_id=task.id, room_id=room.id))
-    return task.id
 
 
 @requires(Permission.CHECK_IN_OUT)

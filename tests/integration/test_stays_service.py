@@ -421,6 +421,10 @@ def test_check_out_closes_the_folio_dirties_the_room_and_queues_a_cleaning_task(
     [(_res, _user, details)] = audit(db, "stay.checked_out")
     assert (details["folio_closed"], details["task_id"]) == (True, result.task_id)
     assert [r[0] for r in audit(db, "folio.closed")] == [str(folio)]
+    # the room and the task change through the rooms and housekeeping services, with their own audit rows
+    [(resource, _user, change)] = audit(db, "room.status_changed")
+    assert (resource, change["from"], change["to"]) == (str(room), "inspected", "dirty")
+    assert [r[0] for r in audit(db, "housekeeping_task.created")] == [str(result.task_id)]
 
 
 def test_an_unsettled_folio_refuses_check_out_with_the_amount(db, hotel):
