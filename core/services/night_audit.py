@@ -1,5 +1,6 @@
 """The night audit: a checklist of what is still open for the business date, then the roll to the next
-date (room-night charges, no-shows, occupied rooms to dirty) in one transaction.
+date (room-night charges, no-shows, occupied rooms to dirty, rooms whose out-of-order window ended back to
+their return status) in one transaction.
 
 Other terminals keep working while it runs: it takes row locks only, and a FOR NO KEY UPDATE lock on
 the hotel row, which serialises two audits without blocking inserts that reference the hotel (their
@@ -21,6 +22,7 @@ from core.auth import Actor, Permission
 from core.errors import InvalidTransition
 from core.events.catalog import BookingNoShow, BusinessDateRolled, ChargePosted, RoomStatusChanged
 from core.models import Booking, Folio, FolioLine, Guest, Hotel, NightAudit, Room
+from core.services.rooms import apply_overlay_returns
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 
@@ -318,6 +320,8 @@ def _roll(uow: UnitOfWork, force: bool, for_date: dt.date | None) -> NightAuditR
         forced=force,
     )
     _record(uow, hotel, result)
+    # On the new business date, rooms whose out-of-order / out-of-service window ended take their return status.
+    apply_overlay_returns(uow)
     uow.commit()
     return result
 

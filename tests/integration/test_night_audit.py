@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from core.errors import InvalidTransition, PermissionDenied
-from core.services import guests, night_audit
+from core.services import guests, night_audit, rooms
 from core.services.guests import GuestInput
 from core.services.uow import unit_of_work
 from tests.factories import make_booking, make_hotel
@@ -322,6 +322,30 @@ def test_an_empty_hotel_still_rolls_its_date(db, hotel):
     result = night_audit.run(hotel.front_desk)
     assert (result.room_nights, result.no_shows, result.rooms_dirtied) == (0, 0, 0)
     assert [name for name, _ in _events(db, hotel)] == ["businessDate.rolled"]
+
+
+def test_rooms_whose_out_of_order_window_ended_take_their_return_status_on_the_new_date(db, hotel):
+    today = hotel.business_date
+    ended = rooms.put_room_out_of_order(hotel.manager, hotel.room_ids["107"], today, today + DAY, "Paint").overlay
+    rooms.put_room_out_of_service(hotel.manager, hotel.room_ids["109"], today, today + 3 * DAY, "Carpet", "clean")
+    already = len(_events(db, hotel))
+
+    night_audit.run(hotel.front_desk)
+
+    back, still_out = (rooms.get_room(hotel.front_desk, hotel.room_ids[n]) for n in ("107", "109"))
+    assert (back.hk_status, back.overlay_kind, back.ready) == ("dirty", None, False)  # its return status: dirty
+    assert (still_out.hk_status, still_out.overlay_kind, still_out.ready) == ("inspected", "out_of_service", False)
+    with db.owner.connect() as conn:
+        returned = conn.execute(
+            text("SELECT resource_id, details FROM audit_log WHERE action = 'room.status_changed'")
+        ).all()
+    assert [(r, d["from"], d["to"], d["cause"], d["overlay_id"]) for r, d in returned] == [
+        (str(hotel.room_ids["107"]), "inspected", "dirty", "window ended", ended.id)
+    ]
+    assert _events(db, hotel)[already:] == [
+        ("businessDate.rolled", {"hotel_id": hotel.hotel_id, "business_date": (today + DAY).isoformat()}),
+        ("room.statusChanged", {"hotel_id": hotel.hotel_id, "room_ids": [hotel.room_ids["107"]]}),
+    ]
 
 
 def test_another_hotel_is_untouched(db, hotel, other_hotel, stays):
