@@ -1,4 +1,5 @@
-"""Staff accounts: sign-in, the hotel list of the login dialog, and user management.
+"""Staff accounts: sign-in (the login dialog's hotel list is ``core.services.directory.list_hotels``) and user
+management.
 
 Passwords exist in clear only inside the call that hashes or verifies them (argon2); they and their
 hashes never reach an audit row, an event or a log line.
@@ -27,12 +28,6 @@ SIGN_IN_FAILED = "Unknown hotel, user name or password, or the account is disabl
 
 
 @dataclass(frozen=True)
-class HotelChoice:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
 class StaffRow:
     id: int
     username: str
@@ -46,13 +41,6 @@ def _row(user: StaffUser) -> StaffRow:
 
 
 # --- before anyone signs in ----------------------------------------------------------------------
-
-
-def list_hotels() -> list[HotelChoice]:
-    """The hotels of this database, for the login dialog (hotel names are visible to every terminal)."""
-    with tenant_session(bound_engine(), None) as session:
-        rows = session.execute(select(Hotel.id, Hotel.name).order_by(Hotel.name)).all()
-    return [HotelChoice(row.id, row.name) for row in rows]
 
 
 # An argon2 hash of a random string: unknown users cost as much time as known ones.

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from core.auth import Role
 from core.db.transaction import tenant_session
 from core.errors import AuthenticationFailed, InvalidTransition, NotFound, PermissionDenied, ValidationError
-from core.services import staff
+from core.services import directory, staff
 from tests.factories import PASSWORD
 
 NEW_PASSWORD = "new-secret-42"
@@ -61,8 +61,8 @@ def _no_secrets_anywhere(db, *passwords: str) -> None:
 # --- sign-in -------------------------------------------------------------------------------------
 
 
-def test_list_hotels_names_every_hotel_in_order(db, hotel, other_hotel):
-    assert [(h.id, h.name) for h in staff.list_hotels()] == [
+def test_the_sign_in_hotel_list_names_every_hotel_in_order(db, hotel, other_hotel):
+    assert [(h.id, h.name) for h in directory.list_hotels()] == [
         (hotel.hotel_id, "Hotel Aurora"),
         (other_hotel.hotel_id, "Hotel Borealis"),
     ]
