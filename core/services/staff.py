@@ -22,8 +22,6 @@ from core.services.uow import UnitOfWork, bound_engine, requires, unit_of_work
 from core.validation import require_username
 
 MAX_PASSWORD_LENGTH = 256  # argon2 would hash more, but nobody types more; refuses megabyte "passwords"
-# Every role holds ROOMS_READ: the closest thing the permission table has to "any signed-in user".
-ANY_SIGNED_IN = Permission.ROOMS_READ
 SIGN_IN_FAILED = "Unknown hotel, user name or password, or the account is disabled."
 
 
@@ -206,13 +204,16 @@ def reset_password(actor: Actor, user_id: int, new_password: str) -> StaffRow:
         return _changed(uow, user, "staff.password_reset")
 
 
-@requires(ANY_SIGNED_IN)
+@requires(Permission.ROOMS_READ)
 def change_own_password(actor: Actor, old_password: str, new_password: str) -> StaffRow:
-    """Any signed-in user may change their own password, given the current one."""
+    """Any signed-in user may change their own password, given the current one.
+
+    Checked with ROOMS_READ because that permission is held by every role (tests/integration/test_permissions.py
+    asserts it); the permission table has no "signed in" permission of its own."""
     if actor.user_id is None:
         raise PermissionDenied("Only a signed-in staff user has a password to change.")
     password_hash = _hashed(new_password)
-    with unit_of_work(actor, ANY_SIGNED_IN) as uow:
+    with unit_of_work(actor, Permission.ROOMS_READ) as uow:
         user = uow.get(StaffUser, actor.user_id, "Staff user", lock=True)
         if not user.active or not verify_password(user.password_hash, old_password):
             raise AuthenticationFailed("The current password is not correct.")

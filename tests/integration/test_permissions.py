@@ -122,6 +122,12 @@ def test_only_managers_and_admins_hold(permission):
     assert {role for role in Role if permission in GRANTS[role]} == {Role.MANAGER, Role.ADMIN}
 
 
+def test_every_role_holds_rooms_read_so_every_signed_in_user_may_change_their_own_password():
+    # staff.change_own_password is checked with ROOMS_READ, standing for "any signed-in user".
+    assert ENTRY_POINTS["core.services.staff.change_own_password"] is Permission.ROOMS_READ
+    assert [role for role in Role if Permission.ROOMS_READ not in GRANTS[role]] == []
+
+
 def test_admin_holds_every_permission_and_every_role_has_an_entry():
     assert set(GRANTS) == set(Role)
     assert GRANTS[Role.ADMIN] == frozenset(Permission)
