@@ -30,7 +30,6 @@ from core.events.catalog import (
     BookingNoShow,
     BookingReinstated,
     BookingUpdated,
-    ChargePosted,
     GuestCheckedIn,
     RoomAssigned,
 )
@@ -56,8 +55,17 @@ from core.services.availability import (
     lock_rooms,
     room_conflict,
 )
+from core.services.folios import (
+    MAX_TEXT,
+    PostedLine,
+    lines_of,
+    lock_open_folio_of,
+    open_new_folio,
+    post_line,
+    record_posting,
+)
 from core.services.keys import checked_key_count, issue_keys
-from core.services.rooms import change_room_status, is_ready, ready_for_guest
+from core.services.rooms import change_room_status, checked_id, is_ready, ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 T = TypeVar("T")
@@ -67,7 +75,6 @@ MAX_NOTES = 2000
 MAX_REASON = 200
 MAX_RATE = Decimal("1000000")
 MAX_RACK_DAYS = 62
-MAX_ID = 2**63 - 1
 CENT = Decimal("0.01")
 # No 0/O, 1/I/L: a code is read out over the phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -155,12 +162,6 @@ class RoomRack:
 
 
 # --- input checks --------------------------------------------------------------------------------
-
-
-def _id(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise ValidationError(f"{what} must be a record number, not {value!r}.")
-    return value
 
 
 def _count(value: object, what: str, low: int, high: int) -> int:
@@ -384,12 +385,6 @@ def _room_assigned(uow: UnitOfWork, booking: Booking, room: Room | None) -> None
     )
 
 
-def _open_folio(uow: UnitOfWork, booking: Booking) -> Folio:
-    folio = Folio(hotel_id=uow.actor.hotel_id, booking_id=booking.id, currency=uow.hotel.currency)
-    uow.session.add(folio)
-    return folio
-
-
 def _transact(actor: Actor, permission: Permission, work: Callable[[UnitOfWork], T]) -> T:
     """One unit of work that commits when ``work`` returns (retried on deadlock or serialization failure)."""
 
@@ -496,7 +491,7 @@ def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
 @requires(Permission.BOOKINGS_READ)
 def get_booking(actor: Actor, booking_id: int) -> BookingDetail:
     """One booking with its guest, room, rate and folio balance."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
         return _detail(uow, booking_id)
 
@@ -530,7 +525,7 @@ def in_house(actor: Actor) -> tuple[BookingRow, ...]:
 @requires(Permission.BOOKINGS_READ)
 def guest_bookings(actor: Actor, guest_id: int) -> tuple[BookingRow, ...]:
     """All bookings of one guest, latest arrival first."""
-    guest_id = _id(guest_id, "The guest")
+    guest_id = checked_id(guest_id, "The guest")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
         uow.get(Guest, guest_id, "Guest")
         stmt = _rows_query(actor.hotel_id, Booking.guest_id == guest_id)
@@ -656,14 +651,14 @@ def _checked_new_stay(
 ) -> _NewStay:
     start, end = checked_window(check_in, check_out)
     return _NewStay(
-        guest_id=_id(guest_id, "The guest"),
-        room_type_id=_id(room_type_id, "The room type"),
+        guest_id=checked_id(guest_id, "The guest"),
+        room_type_id=checked_id(room_type_id, "The room type"),
         check_in=start,
         check_out=end,
         adults=_count(adults, "The number of adults", 1, 20),
         children=_count(children, "The number of children", 0, MAX_CHILDREN),
         rate=None if rate is None else _rate(rate),
-        room_id=None if room_id is None else _id(room_id, "The room"),
+        room_id=None if room_id is None else checked_id(room_id, "The room"),
         notes=clean_text(notes, "The notes", max_length=MAX_NOTES, multiline=True),
     )
 
@@ -697,7 +692,7 @@ def _insert_booking(uow: UnitOfWork, stay: _NewStay) -> tuple[Booking, Inventory
     )
     uow.session.add(booking)
     uow.session.flush()
-    _open_folio(uow, booking)
+    open_new_folio(uow, booking.id)
     return booking, guard, room
 
 
@@ -781,7 +776,7 @@ def walk_in(
     """A guest without a booking, from today to ``check_out``: the booking is created, put in a ready
     vacant room (the given one, or the best of the type) and checked in with keys, all in one transaction."""
     keys = checked_key_count(keys)
-    _id(room_type_id, "The room type")
+    checked_id(room_type_id, "The room type")
     checked_day(check_out, "The check-out date")
 
     def work(uow: UnitOfWork) -> BookingDetail:
@@ -824,13 +819,13 @@ def update_booking(
     """Change dates, party, room type, rate or notes of a confirmed booking (re-checked against the type's
     inventory and the assigned room; a new type that the room is not of releases the room). A checked-in
     stay may only change its check-out date. Giving the current values changes nothing."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
     given = {
         "check_in": None if check_in is None else checked_day(check_in, "The check-in date"),
         "check_out": None if check_out is None else checked_day(check_out, "The check-out date"),
         "adults": None if adults is None else _count(adults, "The number of adults", 1, 20),
         "children": None if children is None else _count(children, "The number of children", 0, MAX_CHILDREN),
-        "room_type_id": None if room_type_id is None else _id(room_type_id, "The room type"),
+        "room_type_id": None if room_type_id is None else checked_id(room_type_id, "The room type"),
         "rate": None if rate is None else _rate(rate),
         "notes": None if notes is None else clean_text(notes, "The notes", max_length=MAX_NOTES, multiline=True),
     }
@@ -910,7 +905,7 @@ def _apply_changes(uow: UnitOfWork, booking: Booking, new: dict[str, Any]) -> Ro
 def assign_room(actor: Actor, booking_id: int, room_id: int, *, allow_upgrade: bool = False) -> BookingDetail:
     """Put a confirmed booking in a room of its type (any type with ``allow_upgrade``) that is free and not
     out of order or service for the stay. A do-not-move booking keeps its room."""
-    booking_id, room_id = _id(booking_id, "The booking"), _id(room_id, "The room")
+    booking_id, room_id = checked_id(booking_id, "The booking"), checked_id(room_id, "The room")
 
     def work(uow: UnitOfWork) -> BookingDetail:
         booking = _lock_booking(uow, booking_id)
@@ -967,7 +962,7 @@ def _audit_assignment(uow: UnitOfWork, booking: Booking, previous: Room | None, 
 @requires(Permission.BOOKINGS_WRITE)
 def unassign_room(actor: Actor, booking_id: int) -> BookingDetail:
     """Take a confirmed booking out of its room (it keeps its place in the room type's inventory)."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
 
     def work(uow: UnitOfWork) -> BookingDetail:
         booking = _lock_booking(uow, booking_id)
@@ -993,7 +988,7 @@ def auto_assign_room(actor: Actor, booking_id: int) -> BookingDetail:
     """Give a confirmed booking the best free room of its booked type: ready rooms first, then the lowest
     floor and number. A booking that already has a room may get a better one (its own room competes too);
     a do-not-move booking is refused. RoomUnavailable when no room of the type is free for the stay."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
 
     def work(uow: UnitOfWork) -> BookingDetail:
         booking = _lock_booking(uow, booking_id)
@@ -1015,7 +1010,7 @@ def auto_assign_room(actor: Actor, booking_id: int) -> BookingDetail:
 @requires(Permission.BOOKINGS_WRITE)
 def set_do_not_move(actor: Actor, booking_id: int, locked: bool) -> BookingDetail:
     """Lock a booking to its room (nobody, auto-assignment included, moves it) or clear the lock."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
     if not isinstance(locked, bool):
         raise ValidationError(f"Do not move is on or off (True or False), not {locked!r}.")
 
@@ -1044,7 +1039,7 @@ def move_room(
 ) -> BookingDetail:
     """Move an in-house guest to a ready, vacant room (of the same type unless ``allow_upgrade``) for the
     rest of the stay, with new keys; the room left becomes dirty. One transaction."""
-    booking_id, room_id = _id(booking_id, "The booking"), _id(room_id, "The room")
+    booking_id, room_id = checked_id(booking_id, "The booking"), checked_id(room_id, "The room")
     keys = checked_key_count(keys)
 
     def work(uow: UnitOfWork) -> BookingDetail:
@@ -1081,7 +1076,10 @@ def swap_rooms(
     """Exchange the rooms of two in-house stays in one transaction, with new keys for both; both rooms
     become dirty (each guest left one). Refused when either stay is locked or a room cannot hold the
     other stay's remaining nights."""
-    first_id, second_id = _id(first_booking_id, "The first booking"), _id(second_booking_id, "The second booking")
+    first_id, second_id = (
+        checked_id(first_booking_id, "The first booking"),
+        checked_id(second_booking_id, "The second booking"),
+    )
     keys = checked_key_count(keys)
     if first_id == second_id:
         raise ValidationError("Choose two different stays to swap.")
@@ -1143,7 +1141,7 @@ def _exchange(uow: UnitOfWork, first: Booking, second: Booking, room_a: Room, ro
 def cancel_booking(actor: Actor, booking_id: int, *, refund_payments: bool = False, reason: str = "") -> Cancellation:
     """Cancel a confirmed booking. With ``refund_payments`` every payment still held on its open folio is
     reversed by a refund line (one per payment)."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
     if not isinstance(refund_payments, bool):
         raise ValidationError(f"Refund payments is yes or no (True or False), not {refund_payments!r}.")
     reason = clean_text(reason, "The reason", max_length=MAX_REASON, multiline=True)
@@ -1154,52 +1152,25 @@ def cancel_booking(actor: Actor, booking_id: int, *, refund_payments: bool = Fal
         booking.status = "cancelled"
         booking.updated_at = func.now()
         refunds = _refund_payments(uow, booking) if refund_payments else []
-        total = sum((line.amount for line in refunds), Decimal(0))
+        total = sum((posted.amount for posted in refunds), Decimal(0))
         uow.audit(
             "booking.cancelled", "booking", booking.id, code=booking.confirmation_code, reason=reason, refunded=total
         )
         uow.emit(BookingCancelled(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
-        for line in refunds:
-            uow.audit(
-                "folio.refunded",
-                "folio",
-                line.folio_id,
-                line_id=line.id,
-                amount=line.amount,
-                description=line.description,
-            )
-            uow.emit(
-                ChargePosted(
-                    hotel_id=uow.actor.hotel_id,
-                    folio_id=line.folio_id,
-                    line_id=line.id,
-                    kind="refund",
-                    amount=line.amount,
-                )
-            )
-        return Cancellation(_detail(uow, booking.id), total.quantize(CENT), tuple(line.id for line in refunds))
+        for posted in refunds:
+            record_posting(uow, posted, "folio.refunded")
+        return Cancellation(_detail(uow, booking.id), total.quantize(CENT), tuple(p.line_id for p in refunds))
 
     return _transact(actor, Permission.BOOKINGS_WRITE, work)
 
 
-def _refund_payments(uow: UnitOfWork, booking: Booking) -> list[FolioLine]:
+def _refund_payments(uow: UnitOfWork, booking: Booking) -> list[PostedLine]:
     """One refund line per payment not voided and not already refunded; earlier refunds are set against
-    the oldest payments first."""
-    folio = uow.session.scalars(
-        select(Folio)
-        .where(Folio.hotel_id == uow.actor.hotel_id, Folio.booking_id == booking.id, Folio.status == "open")
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    the oldest payments first. Their audit rows and events are written by the caller, after the cancellation's."""
+    folio = lock_open_folio_of(uow, booking.id)
     if folio is None:
         return []
-    lines = list(
-        uow.session.scalars(
-            select(FolioLine)
-            .where(FolioLine.hotel_id == uow.actor.hotel_id, FolioLine.folio_id == folio.id)
-            .order_by(FolioLine.id)
-        )
-    )
+    lines = lines_of(uow, folio.id)
     voided = {line.voids_line_id for line in lines if line.kind == "void"}
     already = sum((line.amount for line in lines if line.kind == "refund"), Decimal(0))
     refunds = []
@@ -1209,18 +1180,7 @@ def _refund_payments(uow: UnitOfWork, booking: Booking) -> list[FolioLine]:
         already -= covered
         if paid - covered <= 0:
             continue
-        refund = FolioLine(
-            hotel_id=uow.actor.hotel_id,
-            folio_id=folio.id,
-            kind="refund",
-            description=f"Refund: {payment.description}"[:200],
-            amount=paid - covered,
-            business_date=uow.business_date,
-            posted_by=uow.actor.user_id,
-        )
-        uow.session.add(refund)
-        refunds.append(refund)
-    uow.session.flush()
+        refunds.append(post_line(uow, folio, "refund", f"Refund: {payment.description}"[:MAX_TEXT], paid - covered))
     return refunds
 
 
@@ -1228,7 +1188,7 @@ def _refund_payments(uow: UnitOfWork, booking: Booking) -> list[FolioLine]:
 def mark_no_show(actor: Actor, booking_id: int) -> BookingDetail:
     """A confirmed booking whose arrival day has come (check-in on or before the business date) becomes a
     no-show; its room is free again."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
 
     def work(uow: UnitOfWork) -> BookingDetail:
         booking = _lock_booking(uow, booking_id)
@@ -1253,7 +1213,7 @@ def mark_no_show(actor: Actor, booking_id: int) -> BookingDetail:
 def reinstate_booking(actor: Actor, booking_id: int) -> BookingDetail:
     """Bring a cancelled or no-show booking back to confirmed while its room (or, without a room, its
     type) is still free for the nights to come; it gets an open folio again if it has none."""
-    booking_id = _id(booking_id, "The booking")
+    booking_id = checked_id(booking_id, "The booking")
 
     def work(uow: UnitOfWork) -> BookingDetail:
         booking = _lock_booking(uow, booking_id)
@@ -1273,13 +1233,8 @@ def reinstate_booking(actor: Actor, booking_id: int) -> BookingDetail:
         if room is not None:
             _flush_stay(uow, booking, room)
         guard.check()
-        has_open_folio = uow.session.scalar(
-            select(Folio.id).where(
-                Folio.hotel_id == uow.actor.hotel_id, Folio.booking_id == booking.id, Folio.status == "open"
-            )
-        )
-        if has_open_folio is None:
-            _open_folio(uow, booking)
+        if lock_open_folio_of(uow, booking.id) is None:
+            open_new_folio(uow, booking.id)
         uow.audit("booking.reinstated", "booking", booking.id, code=booking.confirmation_code, **{"from": previous})
         uow.emit(BookingReinstated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         return _detail(uow, booking.id)

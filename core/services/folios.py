@@ -180,7 +180,9 @@ def unsettled_message(folio: Folio, balance: Decimal) -> str:
     return f"Folio {folio.id} is in credit by {money(folio.currency, -balance)}; refund it first."
 
 
-def _post(uow: UnitOfWork, folio: Folio, kind: str, description: str, amount: Decimal, **link: Any) -> PostedLine:
+def post_line(uow: UnitOfWork, folio: Folio, kind: str, description: str, amount: Decimal, **link: Any) -> PostedLine:
+    """Inside a unit of work, on a locked open folio: add one signed line (its audit row and event are
+    ``record_posting``'s)."""
     line = FolioLine(
         hotel_id=uow.actor.hotel_id,
         folio_id=folio.id,
@@ -196,7 +198,8 @@ def _post(uow: UnitOfWork, folio: Folio, kind: str, description: str, amount: De
     return PostedLine(line.id, folio.id, kind, description, amount, balance_of(uow, folio.id))
 
 
-def _record_posting(uow: UnitOfWork, posted: PostedLine, action: str) -> None:
+def record_posting(uow: UnitOfWork, posted: PostedLine, action: str) -> None:
+    """The audit row and ChargePosted event of a posted line."""
     uow.audit(
         action, "folio", posted.folio_id, line_id=posted.line_id, amount=posted.amount, description=posted.description
     )
@@ -214,64 +217,61 @@ def _record_posting(uow: UnitOfWork, posted: PostedLine, action: str) -> None:
 # --- use cases -----------------------------------------------------------------------------------
 
 
-@requires(Permission.FOLIO_POST)
-def post_charge(actor: Actor, folio_id: int, description: str, amount: Decimal | int | str) -> PostedLine:
-    """Post a charge (positive line) to an open folio."""
+# kind -> (sign of the stored line, audit action)
+_POSTINGS = {
+    "charge": (1, "folio.charge_posted"),
+    "payment": (-1, "folio.payment_taken"),
+    "refund": (1, "folio.refunded"),
+}
+
+
+def _post_to_open_folio(
+    actor: Actor, folio_id: int, kind: str, description: str, amount: Decimal | int | str
+) -> PostedLine:
+    """What a charge, a payment and a refund share: the checks, then one line on the locked, open folio."""
     folio_id = require_id(folio_id, "folio")
     text = clean_text(description, "The description", max_length=MAX_TEXT, required=True)
     value = parse_amount(amount)
+    sign, action = _POSTINGS[kind]
 
     def work(uow: UnitOfWork) -> PostedLine:
         folio = lock_folio(uow, folio_id)
         require_open(folio)
-        posted = _post(uow, folio, "charge", text, value)
-        _record_posting(uow, posted, "folio.charge_posted")
+        if kind == "refund":
+            _require_paid(uow, folio, value)
+        posted = post_line(uow, folio, kind, text, sign * value)
+        record_posting(uow, posted, action)
         uow.commit()
         return posted
 
     return transact(actor, Permission.FOLIO_POST, work)
+
+
+@requires(Permission.FOLIO_POST)
+def post_charge(actor: Actor, folio_id: int, description: str, amount: Decimal | int | str) -> PostedLine:
+    """Post a charge (positive line) to an open folio."""
+    return _post_to_open_folio(actor, folio_id, "charge", description, amount)
 
 
 @requires(Permission.FOLIO_POST)
 def take_payment(actor: Actor, folio_id: int, amount: Decimal | int | str, description: str = "Payment") -> PostedLine:
     """Record money received; stored as a negative line that lowers the balance."""
-    folio_id = require_id(folio_id, "folio")
-    text = clean_text(description, "The description", max_length=MAX_TEXT, required=True)
-    value = parse_amount(amount)
-
-    def work(uow: UnitOfWork) -> PostedLine:
-        folio = lock_folio(uow, folio_id)
-        require_open(folio)
-        posted = _post(uow, folio, "payment", text, -value)
-        _record_posting(uow, posted, "folio.payment_taken")
-        uow.commit()
-        return posted
-
-    return transact(actor, Permission.FOLIO_POST, work)
+    return _post_to_open_folio(actor, folio_id, "payment", description, amount)
 
 
 @requires(Permission.FOLIO_POST)
 def refund(actor: Actor, folio_id: int, amount: Decimal | int | str, description: str = "Refund") -> PostedLine:
     """Give money back: a positive line, at most what was paid (payments less earlier refunds)."""
-    folio_id = require_id(folio_id, "folio")
-    text = clean_text(description, "The description", max_length=MAX_TEXT, required=True)
-    value = parse_amount(amount)
+    return _post_to_open_folio(actor, folio_id, "refund", description, amount)
 
-    def work(uow: UnitOfWork) -> PostedLine:
-        folio = lock_folio(uow, folio_id)
-        require_open(folio)
-        paid = _net_paid(uow, folio.id)
-        if value > paid:
-            raise FolioError(
-                f"Cannot refund {money(folio.currency, value)}: only {money(folio.currency, paid)} "
-                f"was paid on folio {folio.id}."
-            )
-        posted = _post(uow, folio, "refund", text, value)
-        _record_posting(uow, posted, "folio.refunded")
-        uow.commit()
-        return posted
 
-    return transact(actor, Permission.FOLIO_POST, work)
+def _require_paid(uow: UnitOfWork, folio: Folio, amount: Decimal) -> None:
+    paid = _net_paid(uow, folio.id)
+    if amount > paid:
+        raise FolioError(
+            f"Cannot refund {money(folio.currency, amount)}: only {money(folio.currency, paid)} "
+            f"was paid on folio {folio.id}."
+        )
 
 
 def _net_paid(uow: UnitOfWork, folio_id: int) -> Decimal:
@@ -297,7 +297,7 @@ def void_charge(actor: Actor, line_id: int, reason: str) -> PostedLine:
         require_open(folio)
         _require_voidable(uow, line)
         description = f"Void: {line.description}"[:MAX_TEXT]
-        posted = _post(uow, folio, "void", description, -line.amount, voids_line_id=line.id)
+        posted = post_line(uow, folio, "void", description, -line.amount, voids_line_id=line.id)
         uow.audit(
             "folio.line_voided",
             "folio",

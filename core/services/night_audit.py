@@ -20,9 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from core.auth import Actor, Permission
 from core.errors import InvalidTransition
-from core.events.catalog import BookingNoShow, BusinessDateRolled, ChargePosted, RoomStatusChanged
+from core.events.catalog import BookingNoShow, BusinessDateRolled, ChargePosted
 from core.models import Booking, Folio, FolioLine, Guest, Hotel, NightAudit, Room
-from core.services.rooms import apply_overlay_returns
+from core.services.rooms import apply_overlay_returns, change_room_status
 from core.services.uow import UnitOfWork, requires, transact, unit_of_work
 
 
@@ -254,38 +254,18 @@ def _post_room_nights(uow: UnitOfWork, booking_ids: list[int], day: dt.date) -> 
 
 
 def _dirty_occupied_rooms(uow: UnitOfWork, booking_ids: list[int]) -> list[int]:
-    """Rooms slept in tonight need cleaning tomorrow: one set-based UPDATE (a row-by-row one costs seconds
-    at 1,000 rooms) and one RoomStatusChanged for all of them."""
+    """Rooms slept in tonight need cleaning tomorrow, through the rooms service's state machine: one audit row
+    per room, one set-based UPDATE (a row-by-row one costs seconds at 1,000 rooms), one RoomStatusChanged."""
     if not booking_ids:
         return []
     occupied = select(Booking.room_id).where(Booking.id.in_(booking_ids))
-    rooms = uow.session.execute(  # locked first, so the old statuses audited below stay true
-        select(Room.id, Room.number, Room.hk_status)
+    rooms = uow.session.scalars(  # locked first, so the old statuses audited stay true
+        select(Room)
         .where(Room.id.in_(occupied), Room.hk_status != "dirty")
         .order_by(Room.id)
         .with_for_update(key_share=True)  # NO KEY: bookings of these rooms may still be written meanwhile
     ).all()
-    if not rooms:
-        return []
-    room_ids = [room_id for room_id, _, _ in rooms]
-    uow.session.execute(
-        update(Room)
-        .where(Room.id.in_(room_ids))
-        .values(hk_status="dirty", hk_status_changed_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
-    for room_id, number, old_status in rooms:
-        uow.audit(
-            "room.status_changed",
-            "room",
-            room_id,
-            number=number,
-            **{"from": old_status},
-            to="dirty",
-            reason="night audit",
-        )
-    uow.emit(RoomStatusChanged(hotel_id=uow.actor.hotel_id, room_ids=tuple(room_ids)))
-    return room_ids
+    return list(change_room_status(uow, rooms, "dirty", reason="night audit").changed_room_ids)
 
 
 def _roll(uow: UnitOfWork, force: bool, for_date: dt.date | None) -> NightAuditResult:

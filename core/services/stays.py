@@ -25,6 +25,8 @@ from core.events.catalog import (
 from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
+from core.services.availability import in_house_elsewhere
+from core.services.bookings import STATUS_WORDS
 from core.services.folios import (
     balance_of,
     close_locked_folio,
@@ -42,13 +44,6 @@ from core.services.rooms import change_room_status, ready_for_guest
 from core.services.uow import UnitOfWork, requires, transact
 
 MAX_REASON = 200
-_STATUS_WORDS = {
-    "confirmed": "confirmed",
-    "checked_in": "checked in",
-    "checked_out": "checked out",
-    "cancelled": "cancelled",
-    "no_show": "a no-show",
-}
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -108,8 +103,8 @@ def _lock(uow: UnitOfWork, model: Any, record_id: int) -> Any:
 def _require_status(booking: Booking, expected: str, step: str) -> None:
     if booking.status != expected:
         raise InvalidTransition(
-            f"Booking {booking.confirmation_code} is {_STATUS_WORDS.get(booking.status, booking.status)}; "
-            f"only a {_STATUS_WORDS[expected]} booking can be {step}."
+            f"Booking {booking.confirmation_code} is {STATUS_WORDS.get(booking.status, booking.status)}; "
+            f"only a {STATUS_WORDS[expected]} booking can be {step}."
         )
 
 
@@ -134,16 +129,6 @@ def _happened_today(uow: UnitOfWork, booking_id: int, action: str) -> bool:
     return details is not None and details.get("business_date") == uow.business_date.isoformat()
 
 
-def _in_house_elsewhere(uow: UnitOfWork, room: Room, booking: Booking) -> str | None:
-    stmt = select(Booking.confirmation_code).where(
-        Booking.hotel_id == uow.actor.hotel_id,
-        Booking.room_id == room.id,
-        Booking.status == "checked_in",
-        Booking.id != booking.id,
-    )
-    return uow.session.scalars(stmt.limit(1)).one_or_none()
-
-
 def _clashing_booking(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> Any:
     stmt = select(Booking.confirmation_code, Booking.check_in, Booking.check_out).where(
         Booking.hotel_id == uow.actor.hotel_id,
@@ -157,7 +142,7 @@ def _clashing_booking(uow: UnitOfWork, room: Room, booking: Booking, start: dt.d
 
 
 def _require_room_free(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> None:
-    occupant = _in_house_elsewhere(uow, room, booking)
+    occupant = in_house_elsewhere(uow.session, uow.actor.hotel_id, room, [booking.id])
     if occupant is not None:
         raise RoomUnavailable(f"Room {room.number} is occupied: booking {occupant} is in house.")
     if (start, end) == (booking.check_in, booking.check_out):
@@ -422,7 +407,7 @@ def _reinstate(uow: UnitOfWork, booking_id: int) -> StayChange:
             f"Booking {booking.confirmation_code} was not checked out on today's business date; a check-out "
             "can only be reinstated on its own day, before the night audit."
         )
-    occupant = _in_house_elsewhere(uow, room, booking)
+    occupant = in_house_elsewhere(uow.session, uow.actor.hotel_id, room, [booking.id])
     clash = _clashing_booking(uow, room, booking, booking.check_in, booking.check_out)
     if occupant is not None or clash is not None:
         taken_by = occupant or clash.confirmation_code
