@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -27,7 +28,7 @@ def head_revision() -> str:
     return head
 
 
-def _run(engine: Engine, fn, *args: str) -> None:  # type: ignore[no-untyped-def]
+def _run(engine: Engine, fn: Callable[..., None], *args: str) -> None:
     config = alembic_config()
     with engine.connect() as conn:
         config.attributes["connection"] = conn
