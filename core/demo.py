@@ -246,6 +246,7 @@ def _seed(
         conn, "housekeeping_tasks", ("hotel_id", "room_id", "kind", "status", "priority", "business_date"), rows.tasks
     )
     report(Progress(3, 4, "history"))
+    rows.audit.sort(key=lambda row: row[1])  # ids follow time, as in a real log
     _copy(
         conn,
         "audit_log",
@@ -443,7 +444,8 @@ def _add_stay(
     closed = status in ("checked_out", "cancelled")
     rows.folios.append((folio_id, hotel_id, booking_id, "EUR", "closed" if closed else "open", now if closed else None))
     actor = rng.choice(user_ids[:3])
-    created_at = dt.datetime.combine(check_in - dt.timedelta(days=rng.randint(1, 60)), dt.time(11, 0), tzinfo=dt.UTC)
+    booked_on = min(check_in - dt.timedelta(days=rng.randint(1, 60)), today - dt.timedelta(days=rng.randint(0, 30)))
+    created_at = dt.datetime.combine(booked_on, dt.time(11, 0), tzinfo=dt.UTC)
     rows.audit.append(
         (
             hotel_id,

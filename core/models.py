@@ -126,9 +126,7 @@ class Room(Base):
     __table_args__ = (
         UniqueConstraint("hotel_id", "number"),
         CheckConstraint(_in("hk_status", HK_STATUSES), name="hk_status"),
-        CheckConstraint(
-            "hk_occupancy IS NULL OR hk_occupancy IN ('vacant', 'occupied')", name="hk_occupancy"
-        ),
+        CheckConstraint("hk_occupancy IS NULL OR hk_occupancy IN ('vacant', 'occupied')", name="hk_occupancy"),
         CheckConstraint("length(btrim(number)) BETWEEN 1 AND 10", name="number"),
         Index("ix_rooms_hotel_id_floor_number", "hotel_id", "floor", "number"),
         Index("ix_rooms_hotel_id_room_type_id", "hotel_id", "room_type_id"),
@@ -171,9 +169,7 @@ class RoomOverlay(Base):
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     starts_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
     ends_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    span: Mapped[Any] = mapped_column(
-        DATERANGE, Computed("daterange(starts_on, ends_on, '[)')", persisted=True)
-    )
+    span: Mapped[Any] = mapped_column(DATERANGE, Computed("daterange(starts_on, ends_on, '[)')", persisted=True))
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     return_status: Mapped[str] = mapped_column(Text, nullable=False, server_default="dirty")
     released: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
@@ -273,9 +269,7 @@ class Booking(Base):
     room_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("rooms.id"))
     check_in: Mapped[dt.date] = mapped_column(Date, nullable=False)
     check_out: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    stay: Mapped[Any] = mapped_column(
-        DATERANGE, Computed("daterange(check_in, check_out, '[)')", persisted=True)
-    )
+    stay: Mapped[Any] = mapped_column(DATERANGE, Computed("daterange(check_in, check_out, '[)')", persisted=True))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="confirmed")
     adults: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     children: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -406,8 +400,9 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_hotel_id_resource", "hotel_id", "resource_type", "resource_id", "id"),
-        Index("ix_audit_log_hotel_id_action_at", "hotel_id", "action", "at"),
-        Index("ix_audit_log_hotel_id_at", "hotel_id", "at"),
+        # Pages are newest first by (at, id): these hand them over in order (bench/: audit scenarios).
+        Index("ix_audit_log_hotel_id_action_at_id", "hotel_id", "action", "at", "id"),
+        Index("ix_audit_log_hotel_id_at_id", "hotel_id", "at", "id"),
         Index("ix_audit_log_hotel_id_user_id_at", "hotel_id", "user_id", "at"),
     )
     id: Mapped[int] = _id()
@@ -477,9 +472,7 @@ class PmsConnection(Base):
     vendor: Mapped[str] = mapped_column(Text, nullable=False)
     name: Mapped[str] = mapped_column(Text, nullable=False)
     property_id: Mapped[str] = mapped_column(Text, nullable=False)
-    settings: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'{}'::jsonb")
-    )
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     keyring_ref: Mapped[str] = mapped_column(Text, nullable=False)
     cursors: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")

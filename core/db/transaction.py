@@ -1,15 +1,25 @@
-"""Transactions with the tenant set: one round trip sets hotel, user and timeouts, all transaction-local."""
+"""Transactions with the tenant set: one round trip opens the transaction and sets hotel, user and timeouts,
+all transaction-local.
+
+The driver connection runs in autocommit mode and the transaction is opened explicitly by the same simple
+query that sets the tenant (``BEGIN ...; SELECT set_config(...)``): the driver would otherwise send its own
+BEGIN as a round trip of its own. COMMIT and ROLLBACK still go through the driver, which sends them
+whenever the server reports an open transaction. Should the transaction not be open after that query,
+the session refuses to go on: in autocommit mode each statement would commit on its own.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Engine, text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -21,10 +31,11 @@ T = TypeVar("T")
 RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
-_SET_CONTEXT = text(
-    "SELECT set_config('app.hotel_id', :hotel, true), set_config('app.user_id', :user, true),"
-    " set_config('lock_timeout', :lock_timeout, true),"
-    " set_config('statement_timeout', :statement_timeout, true)"
+# Only integers are formatted in (simple queries take no parameters); the isolation level is from the list.
+_BEGIN_WITH_CONTEXT = (
+    "BEGIN ISOLATION LEVEL {isolation}; SELECT set_config('app.hotel_id', '{hotel}', true),"
+    " set_config('app.user_id', '{user}', true), set_config('lock_timeout', '{lock_timeout}ms', true),"
+    " set_config('statement_timeout', '{statement_timeout}ms', true)"
 )
 
 
@@ -48,18 +59,32 @@ def tenant_session(
     """
     if isolation not in ISOLATION_LEVELS:
         raise ValueError(f"unknown isolation level {isolation!r}")
-    bind = engine if isolation == "READ COMMITTED" else engine.execution_options(isolation_level=isolation)
+    begin = _BEGIN_WITH_CONTEXT.format(
+        isolation=isolation,
+        hotel="" if hotel_id is None else int(hotel_id),
+        user="" if user_id is None else int(user_id),
+        lock_timeout=int(lock_timeout_ms),
+        statement_timeout=int(statement_timeout_ms),
+    )
+    bind = _explicit_transactions(engine)
     with Session(bind=bind, expire_on_commit=False, autoflush=True) as session, session.begin():
-        session.execute(
-            _SET_CONTEXT,
-            {
-                "hotel": "" if hotel_id is None else str(int(hotel_id)),
-                "user": "" if user_id is None else str(int(user_id)),
-                "lock_timeout": f"{int(lock_timeout_ms)}ms",
-                "statement_timeout": f"{int(statement_timeout_ms)}ms",
-            },
-        )
+        connection = session.connection()
+        connection.exec_driver_sql(begin)
+        driver = connection.connection.driver_connection
+        if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
+            raise RuntimeError("the tenant transaction did not open; refusing to run without one")
         yield session
+
+
+_EXPLICIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _explicit_transactions(engine: Engine) -> Engine:
+    """``engine`` with driver-level autocommit (one per engine): our BEGIN opens each transaction."""
+    explicit = _EXPLICIT.get(engine)
+    if explicit is None:
+        explicit = _EXPLICIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return explicit
 
 
 def with_retry(work: Callable[[], T], *, attempts: int = 5, first_delay: float = 0.02) -> T:
