@@ -6,6 +6,10 @@ query that sets the tenant (``BEGIN ...; SELECT set_config(...)``): the driver w
 BEGIN as a round trip of its own. COMMIT and ROLLBACK still go through the driver, which sends them
 whenever the server reports an open transaction. Should the transaction not be open after that query,
 the session refuses to go on: in autocommit mode each statement would commit on its own.
+
+A rollback is sent on the wire here rather than by the driver: psycopg's ``rollback()`` also forgets every
+statement it has prepared on the connection, and read-only units of work end in a rollback, so no query
+would ever stay prepared (each call would be parsed and planned again).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -77,14 +81,26 @@ def tenant_session(
 
 
 _EXPLICIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
 def _explicit_transactions(engine: Engine) -> Engine:
     """``engine`` with driver-level autocommit (one per engine): our BEGIN opens each transaction."""
     explicit = _EXPLICIT.get(engine)
     if explicit is None:
-        explicit = _EXPLICIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+        explicit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        event.listen(explicit, "rollback", _rollback_keeping_prepared_statements)
+        _EXPLICIT[engine] = explicit
     return explicit
+
+
+def _rollback_keeping_prepared_statements(connection: Connection) -> None:
+    """Runs just before SQLAlchemy asks the driver to roll back; the driver then finds no transaction."""
+    if connection.closed or connection.invalidated:
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and driver.info.transaction_status in _OPEN:
+        driver.pgconn.exec_(b"ROLLBACK")  # on failure the driver's own rollback() runs and reports it
 
 
 def with_retry(work: Callable[[], T], *, attempts: int = 5, first_delay: float = 0.02) -> T:

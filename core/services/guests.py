@@ -13,15 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from core import normalize
 from core.auth import Actor, Permission
 from core.errors import ValidationError
 from core.events.catalog import GuestChanged
-from core.models import Booking, Guest, Room
+from core.models import Booking, Guest
 from core.services.uow import UnitOfWork, requires, unit_of_work
 
 SEARCH_LIMIT = 20
@@ -220,9 +219,22 @@ def _prefix(column: QueryableAttribute[Any], prefix: str) -> ColumnElement[bool]
     return and_(column >= prefix, column < normalize.prefix_upper_bound(prefix))
 
 
-def _searches(hotel_id: int, text: str) -> Iterable[tuple[str, Select[Guest]]]:
+# In GuestRow's field order: search reads plain rows, not Guest objects.
+_ROW_COLUMNS = (
+    Guest.id,
+    Guest.last_name,
+    Guest.first_name,
+    Guest.email,
+    Guest.phone,
+    Guest.vip,
+    Guest.notes,
+    Guest.source,
+)
+
+
+def _searches(hotel_id: int, text: str) -> Iterable[tuple[str, Select[*tuple[Any, ...]]]]:
     """The lookups a typed text can mean, most specific first; each stays on one index."""
-    mine = select(Guest).where(Guest.hotel_id == hotel_id)
+    mine = select(*_ROW_COLUMNS).where(Guest.hotel_id == hotel_id)
     code = normalize.confirmation_code(text)
     if _CODE_LIKE.fullmatch(text) and any(ch.isdigit() for ch in code):
         by_code = mine.join(Booking, Booking.guest_id == Guest.id).where(
@@ -254,43 +266,50 @@ def search_guests(actor: Actor, text: str) -> list[GuestMatch]:
     if not typed:
         return []
     with unit_of_work(actor, Permission.GUESTS_READ) as uow:
-        found: dict[int, tuple[str, Guest]] = {}
+        # Plain rows through the connection (no ORM objects): this runs on every key stroke.
+        connection = uow.session.connection()
+        found: dict[int, tuple[str, GuestRow]] = {}
         for matched_on, query in _searches(actor.hotel_id, typed):
-            for guest in uow.session.scalars(query.limit(SEARCH_LIMIT)):
-                found.setdefault(guest.id, (matched_on, guest))
+            for values in connection.execute(query.limit(SEARCH_LIMIT)):
+                found.setdefault(values[0], (matched_on, GuestRow(*values)))
             if len(found) >= SEARCH_LIMIT:
                 break
         hits = list(found.values())[:SEARCH_LIMIT]
-        upcoming, finished = _stays(uow.session, [guest.id for _, guest in hits], uow.business_date)
-        return [
-            GuestMatch(_row(guest), matched_on, upcoming.get(guest.id), finished.get(guest.id))
-            for matched_on, guest in hits
-        ]
+        upcoming, finished = _stays(connection, actor.hotel_id, [guest.id for _, guest in hits])
+    return [GuestMatch(guest, matched_on, upcoming.get(guest.id), finished.get(guest.id)) for matched_on, guest in hits]
 
 
-def _stays(session: Session, guest_ids: list[int], today: dt.date) -> tuple[dict[int, StayRef], dict[int, StayRef]]:
-    """Per guest: the current or next active stay, and the most recent checked-out one."""
+# Per guest the current or next active stay and the last finished one, with the business date read inside,
+# in one fixed statement (prepared once per connection, nothing to build per key stroke).
+_STAYS = text(
+    """
+SELECT true AS is_next, s.* FROM (
+    SELECT DISTINCT ON (b.guest_id) b.guest_id, b.id, b.confirmation_code, b.check_in, b.check_out, b.status, r.number
+    FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
+    WHERE b.hotel_id = :hotel AND b.guest_id = ANY(:guests) AND b.status IN ('confirmed', 'checked_in')
+      AND b.check_out > (SELECT h.business_date FROM hotels h WHERE h.id = :hotel)
+    ORDER BY b.guest_id, b.check_in
+) s
+UNION ALL
+SELECT false, f.* FROM (
+    SELECT DISTINCT ON (b.guest_id) b.guest_id, b.id, b.confirmation_code, b.check_in, b.check_out, b.status, r.number
+    FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
+    WHERE b.hotel_id = :hotel AND b.guest_id = ANY(:guests) AND b.status = 'checked_out'
+    ORDER BY b.guest_id, b.check_out DESC
+) f
+"""
+)
+
+
+def _stays(
+    connection: Connection, hotel_id: int, guest_ids: list[int]
+) -> tuple[dict[int, StayRef], dict[int, StayRef]]:
+    """(next stay by guest, last stay by guest)."""
     if not guest_ids:
         return {}, {}
-    base = (
-        select(Booking, Room.number)
-        .outerjoin(Room, Room.id == Booking.room_id)
-        .where(Booking.guest_id.in_(guest_ids))
-        .ext(distinct_on(Booking.guest_id))
-    )
-    upcoming = base.where(Booking.status.in_(("confirmed", "checked_in")), Booking.check_out > today).order_by(
-        Booking.guest_id, Booking.check_in
-    )
-    finished = base.where(Booking.status == "checked_out").order_by(Booking.guest_id, Booking.check_out.desc())
-    return _stay_refs(session, upcoming), _stay_refs(session, finished)
-
-
-def _stay_refs(session: Session, query: Select[Booking, str | None]) -> dict[int, StayRef]:
-    refs = {}
-    for booking, room_number in session.execute(query):
-        refs[booking.guest_id] = StayRef(
-            booking.id, booking.confirmation_code, booking.check_in, booking.check_out, booking.status, room_number
-        )
+    refs: tuple[dict[int, StayRef], dict[int, StayRef]] = ({}, {})
+    for is_next, guest_id, *stay in connection.execute(_STAYS, {"hotel": hotel_id, "guests": guest_ids}):
+        refs[0 if is_next else 1][guest_id] = StayRef(*stay)
     return refs
 
 
