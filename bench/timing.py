@@ -1,5 +1,5 @@
-"""Latency statistics and the timed loop: warm-up, then service and raw calls alternated so that both
-see the same load on a shared machine."""
+"""Latency statistics and the timed loop: warm-up, then service and raw calls in alternating blocks so that
+both see the same load on a shared machine."""
 
 from __future__ import annotations
 
@@ -43,18 +43,20 @@ def timed(call: Callable[[int], object], i: int) -> tuple[int, int]:
 
 
 def alternate(
-    service: Callable[[int], object], raw: Callable[[int], object], *, calls: int, warmup: int
+    service: Callable[[int], object], raw: Callable[[int], object], *, calls: int, warmup: int, block: int = 50
 ) -> tuple[Latency, Latency]:
-    """``calls`` timed calls of each after ``warmup`` untimed ones; call ``i`` of both gets the same input."""
+    """``calls`` timed calls of each after ``warmup`` untimed ones, in alternating blocks of ``block`` calls
+    (each side runs back to back, as a busy terminal would, and both see the same background load);
+    call ``i`` of both gets the same input."""
     for i in range(warmup):
         service(i)
         raw(i)
-    service_ns, service_cpu, raw_ns, raw_cpu = [], [], [], []
-    for i in range(calls):
-        wall, cpu = timed(service, i)
-        service_ns.append(wall)
-        service_cpu.append(cpu)
-        wall, cpu = timed(raw, i)
-        raw_ns.append(wall)
-        raw_cpu.append(cpu)
-    return latency(service_ns, service_cpu), latency(raw_ns, raw_cpu)
+    samples: dict[str, tuple[list[int], list[int]]] = {"service": ([], []), "raw": ([], [])}
+    for first in range(0, calls, block):
+        for name, call in (("service", service), ("raw", raw)):
+            walls, cpus = samples[name]
+            for i in range(first, min(first + block, calls)):
+                wall, cpu = timed(call, i)
+                walls.append(wall)
+                cpus.append(cpu)
+    return latency(*samples["service"]), latency(*samples["raw"])

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from core import normalize
@@ -214,11 +214,6 @@ def get_guest(actor: Actor, guest_id: int) -> GuestRow:
 # --- search as you type --------------------------------------------------------------------------
 
 
-def _prefix(column: QueryableAttribute[Any], prefix: str) -> ColumnElement[bool]:
-    """``column >= prefix AND column < next``: a range PostgreSQL can take from a C-collated index."""
-    return and_(column >= prefix, column < normalize.prefix_upper_bound(prefix))
-
-
 # In GuestRow's field order: search reads plain rows, not Guest objects.
 _ROW_COLUMNS = (
     Guest.id,
@@ -232,30 +227,59 @@ _ROW_COLUMNS = (
 )
 
 
-def _searches(hotel_id: int, text: str) -> Iterable[tuple[str, Select[*tuple[Any, ...]]]]:
-    """The lookups a typed text can mean, most specific first; each stays on one index."""
-    mine = select(*_ROW_COLUMNS).where(Guest.hotel_id == hotel_id)
+def _between(column: QueryableAttribute[Any], name: str) -> ColumnElement[bool]:
+    """``column >= :name_from AND column < :name_to``: a prefix range PostgreSQL can take from a C-collated
+    index (see ``_range``)."""
+    return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+
+
+def _range(name: str, prefix: str) -> dict[str, str]:
+    return {f"{name}_from": prefix, f"{name}_to": normalize.prefix_upper_bound(prefix)}
+
+
+# The look-ups, built once with bind parameters: building a statement costs more than running it.
+_MINE = select(*_ROW_COLUMNS).where(Guest.hotel_id == bindparam("hotel"))
+_UNLIMITED = {
+    "confirmation": _MINE.join(Booking, Booking.guest_id == Guest.id).where(
+        Booking.hotel_id == bindparam("hotel"), Booking.confirmation_code == bindparam("code")
+    ),
+    "phone": _MINE.where(_between(Guest.phone_norm, "phone")).order_by(Guest.phone_norm),
+    "name": _MINE.where(_between(Guest.name_norm, "name")).order_by(Guest.name_norm),
+    "first_name": _MINE.where(_between(Guest.first_norm, "first")).order_by(Guest.first_norm, Guest.name_norm),
+    "first_then_last": _MINE.where(_between(Guest.name_norm, "name"), _between(Guest.first_norm, "first")).order_by(
+        Guest.name_norm
+    ),
+    "email": _MINE.where(_between(Guest.email_norm, "email")).order_by(Guest.email_norm),
+}
+_LOOKUPS = {kind: query.limit(SEARCH_LIMIT) for kind, query in _UNLIMITED.items()}
+
+
+def _lookups(text: str) -> Iterable[tuple[str, Select[*tuple[Any, ...]], dict[str, Any]]]:
+    """The lookups a typed text can mean, most specific first, with their parameters (the hotel is added
+    by the caller); each stays on one index."""
     code = normalize.confirmation_code(text)
     if _CODE_LIKE.fullmatch(text) and any(ch.isdigit() for ch in code):
-        by_code = mine.join(Booking, Booking.guest_id == Guest.id).where(
-            Booking.hotel_id == hotel_id, Booking.confirmation_code == code
-        )
-        yield "confirmation", by_code
+        yield "confirmation", _LOOKUPS["confirmation"], {"code": code}
     digits = normalize.phone_norm(text) or ""
     if _PHONE_LIKE.fullmatch(text) and len(digits) >= 3:
-        yield "phone", mine.where(_prefix(Guest.phone_norm, digits)).order_by(Guest.phone_norm)
+        yield "phone", _LOOKUPS["phone"], _range("phone", digits)
         return
     email = normalize.email_norm(text) or ""
     folded = normalize.fold(text)
     if "@" not in text and folded:
-        yield "name", mine.where(_prefix(Guest.name_norm, folded)).order_by(Guest.name_norm)
-        yield "first_name", mine.where(_prefix(Guest.first_norm, folded)).order_by(Guest.first_norm, Guest.name_norm)
+        yield "name", _LOOKUPS["name"], _range("name", folded)
+        yield "first_name", _LOOKUPS["first_name"], _range("first", folded)
         first, _, last = folded.partition(" ")
         if last:  # "john smi": first name, then the start of the last name
-            first_then_last = mine.where(_prefix(Guest.name_norm, last), _prefix(Guest.first_norm, first))
-            yield "name", first_then_last.order_by(Guest.name_norm)
+            yield "name", _LOOKUPS["first_then_last"], _range("name", last) | _range("first", first)
     if len(email) >= 3 and " " not in email:
-        yield "email", mine.where(_prefix(Guest.email_norm, email)).order_by(Guest.email_norm)
+        yield "email", _LOOKUPS["email"], _range("email", email)
+
+
+def _searches(hotel_id: int, text: str) -> Iterable[tuple[str, Select[*tuple[Any, ...]]]]:
+    """The same lookups with every value bound, to print or EXPLAIN them."""
+    for matched_on, query, parameters in _lookups(text):
+        yield matched_on, query.params(parameters | {"hotel": hotel_id})
 
 
 @requires(Permission.GUESTS_READ)
@@ -269,8 +293,8 @@ def search_guests(actor: Actor, text: str) -> list[GuestMatch]:
         # Plain rows through the connection (no ORM objects): this runs on every key stroke.
         connection = uow.session.connection()
         found: dict[int, tuple[str, GuestRow]] = {}
-        for matched_on, query in _searches(actor.hotel_id, typed):
-            for values in connection.execute(query.limit(SEARCH_LIMIT)):
+        for matched_on, query, parameters in _lookups(typed):
+            for values in connection.execute(query, parameters | {"hotel": actor.hotel_id}):
                 found.setdefault(values[0], (matched_on, GuestRow(*values)))
             if len(found) >= SEARCH_LIMIT:
                 break
