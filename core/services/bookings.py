@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, Date, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -423,7 +423,7 @@ _ROW_COLUMNS = (
 )
 
 
-def _rows_query(hotel_id: int, *conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+def _rows_query(hotel_id: int | BindParameter[int], *conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     stmt: Select[*tuple[Any, ...]] = (
         select(*_ROW_COLUMNS)
         .join(Guest, Guest.id == Booking.guest_id)
@@ -442,6 +442,25 @@ def _row(values: Sequence[Any]) -> BookingRow:
 
 def _rows(session: Session, stmt: Select[*tuple[Any, ...]]) -> tuple[BookingRow, ...]:
     return tuple(_row(values) for values in session.execute(stmt))
+
+
+# The desk's lists and the rack run statements built once with bind parameters (building a statement costs
+# more than running it), as plain rows through the session's connection (no ORM result processing).
+_HOTEL = bindparam("hotel", type_=BigInteger)
+_DAY, _START, _END = bindparam("day", type_=Date), bindparam("start", type_=Date), bindparam("end", type_=Date)
+_BY_ROOM_NUMBER = (func.length(Room.number), Room.number, Booking.id)
+_ARRIVALS = _rows_query(_HOTEL, Booking.check_in == _DAY, Booking.status.in_(ACTIVE_BOOKING_STATUSES)).order_by(
+    Guest.name_norm, Booking.id
+)
+_DEPARTURES = _rows_query(
+    _HOTEL, Booking.check_out == _DAY, Booking.status.in_(("checked_in", "checked_out"))
+).order_by(*_BY_ROOM_NUMBER)
+_IN_HOUSE = _rows_query(_HOTEL, Booking.status == "checked_in").order_by(*_BY_ROOM_NUMBER)
+
+
+def _listed(session: Session, stmt: Select[*tuple[Any, ...]], **parameters: Any) -> tuple[BookingRow, ...]:
+    # all() fetches every row in one driver call; iterating the result would fetch them one by one.
+    return tuple(_row(values) for values in session.connection().execute(stmt, parameters).all())
 
 
 def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
@@ -501,8 +520,7 @@ def arrivals(actor: Actor, day: dt.date) -> tuple[BookingRow, ...]:
     """Stays starting on ``day`` still expected or already arrived (confirmed, checked in), by guest name."""
     day = checked_day(day, "The day")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        stmt = _rows_query(actor.hotel_id, Booking.check_in == day, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
-        return _rows(uow.session, stmt.order_by(Guest.name_norm, Booking.id))
+        return _listed(uow.session, _ARRIVALS, hotel=actor.hotel_id, day=day)
 
 
 @requires(Permission.BOOKINGS_READ)
@@ -510,16 +528,14 @@ def departures(actor: Actor, day: dt.date) -> tuple[BookingRow, ...]:
     """Stays ending on ``day``: still in house (due out) or already checked out, by room number."""
     day = checked_day(day, "The day")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        stmt = _rows_query(actor.hotel_id, Booking.check_out == day, Booking.status.in_(("checked_in", "checked_out")))
-        return _rows(uow.session, stmt.order_by(func.length(Room.number), Room.number, Booking.id))
+        return _listed(uow.session, _DEPARTURES, hotel=actor.hotel_id, day=day)
 
 
 @requires(Permission.BOOKINGS_READ)
 def in_house(actor: Actor) -> tuple[BookingRow, ...]:
     """Every checked-in stay, by room number."""
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        stmt = _rows_query(actor.hotel_id, Booking.status == "checked_in")
-        return _rows(uow.session, stmt.order_by(func.length(Room.number), Room.number, Booking.id))
+        return _listed(uow.session, _IN_HOUSE, hotel=actor.hotel_id)
 
 
 @requires(Permission.BOOKINGS_READ)
@@ -532,33 +548,70 @@ def guest_bookings(actor: Actor, guest_id: int) -> tuple[BookingRow, ...]:
         return _rows(uow.session, stmt.order_by(Booking.check_in.desc(), Booking.id.desc()))
 
 
+_RACK_ROOMS = (
+    select(Room.id, Room.number, Room.floor, RoomType.code, Room.hk_status)
+    .join(RoomType, RoomType.id == Room.room_type_id)
+    .where(Room.hotel_id == _HOTEL)
+)
+_RACK_OVERLAYS = (
+    select(RoomOverlay.room_id, RoomOverlay.kind, RoomOverlay.reason, RoomOverlay.starts_on, RoomOverlay.ends_on)
+    .where(
+        RoomOverlay.hotel_id == _HOTEL,
+        RoomOverlay.released.is_(False),
+        RoomOverlay.ends_on > _START,
+        RoomOverlay.starts_on < _END,
+    )
+    .order_by(RoomOverlay.starts_on)
+)
+# Stays win over overlays; active stays come last so they win over a checked-out one.
+_RACK_STAYS = (
+    select(
+        Booking.id,
+        Booking.room_id,
+        Booking.status,
+        Booking.check_in,
+        Booking.check_out,
+        Guest.last_name,
+        Guest.first_name,
+    )
+    .join(Guest, Guest.id == Booking.guest_id)
+    .where(
+        Booking.hotel_id == _HOTEL,
+        Booking.room_id.is_not(None),
+        Booking.status.in_(RACK_STATUSES),
+        Booking.check_out > _START,
+        Booking.check_in < _END,
+    )
+    .order_by((Booking.status == "checked_out").desc(), Booking.check_in)
+)
+_RACK_UNASSIGNED = _rows_query(
+    _HOTEL,
+    Booking.room_id.is_(None),
+    Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+    Booking.check_out > _START,
+    Booking.check_in < _END,
+).order_by(Booking.check_in, Booking.id)
+
+
 @requires(Permission.BOOKINGS_READ)
 def room_rack(actor: Actor, start: dt.date, days: int = 14) -> RoomRack:
     """Rooms x days from ``start``: which stay (or out-of-order / out-of-service window) holds each room
     on each night, plus the active stays of those days that have no room yet."""
     start = checked_day(start, "The first day")
     days = _count(days, "The number of days", 1, MAX_RACK_DAYS)
-    end = start + dt.timedelta(days=days)
+    window = {"hotel": actor.hotel_id, "start": start, "end": start + dt.timedelta(days=days)}
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        session, hotel_id = uow.session, actor.hotel_id
-        rooms = session.execute(
-            select(Room.id, Room.number, Room.floor, RoomType.code, Room.hk_status)
-            .join(RoomType, RoomType.id == Room.room_type_id)
-            .where(Room.hotel_id == hotel_id)
-        ).all()
+        connection = uow.session.connection()
+        rooms = connection.execute(_RACK_ROOMS, window).all()
         grid: dict[int, list[RackCell | None]] = {room.id: [None] * days for room in rooms}
-        _fill_overlays(session, hotel_id, start, end, grid)
-        _fill_stays(session, hotel_id, start, end, grid)
-        unassigned = _rows(
-            session,
-            _rows_query(
-                hotel_id,
-                Booking.room_id.is_(None),
-                Booking.status.in_(ACTIVE_BOOKING_STATUSES),
-                Booking.check_out > start,
-                Booking.check_in < end,
-            ).order_by(Booking.check_in, Booking.id),
-        )
+        for room_id, kind, reason, first, last in connection.execute(_RACK_OVERLAYS, window).all():
+            _paint(grid[room_id], start, first, last, None, reason, kind)
+        for booking_id, stay_room_id, status, first, last, last_name, first_name in connection.execute(
+            _RACK_STAYS, window
+        ).all():
+            assert stay_room_id is not None  # filtered in the statement
+            _paint(grid[stay_room_id], start, first, last, booking_id, _guest_name(last_name, first_name), status)
+        unassigned = _listed(uow.session, _RACK_UNASSIGNED, **window)
     ordered = sorted(rooms, key=lambda r: (r.floor, len(r.number), r.number))
     return RoomRack(
         days=tuple(start + dt.timedelta(days=i) for i in range(days)),
@@ -567,59 +620,23 @@ def room_rack(actor: Actor, start: dt.date, days: int = 14) -> RoomRack:
     )
 
 
-def _paint(cells: list[RackCell | None], start: dt.date, first: dt.date, last: dt.date, cell: RackCell) -> None:
-    """Put ``cell`` on the rack days of [first, last); the first one shown is marked as the start."""
+def _paint(
+    cells: list[RackCell | None],
+    start: dt.date,
+    first: dt.date,
+    last: dt.date,
+    booking_id: int | None,
+    label: str,
+    status: str,
+) -> None:
+    """Put a stay or window on the rack days of [first, last); the first one shown is marked as the start.
+    The days after it share one cell (cells are frozen): a 14-day rack of 1,000 rooms stays cheap."""
     lo, hi = max((first - start).days, 0), min((last - start).days, len(cells))
-    for i in range(lo, hi):
-        cells[i] = RackCell(cell.booking_id, cell.label, cell.status, i == lo)
-
-
-def _fill_overlays(
-    session: Session, hotel_id: int, start: dt.date, end: dt.date, grid: dict[int, list[RackCell | None]]
-) -> None:
-    overlays = session.execute(
-        select(RoomOverlay.room_id, RoomOverlay.kind, RoomOverlay.reason, RoomOverlay.starts_on, RoomOverlay.ends_on)
-        .where(
-            RoomOverlay.hotel_id == hotel_id,
-            RoomOverlay.released.is_(False),
-            RoomOverlay.ends_on > start,
-            RoomOverlay.starts_on < end,
-        )
-        .order_by(RoomOverlay.starts_on)
-    )
-    for room_id, kind, reason, first, last in overlays:
-        _paint(grid[room_id], start, first, last, RackCell(None, reason, kind, False))
-
-
-def _fill_stays(
-    session: Session, hotel_id: int, start: dt.date, end: dt.date, grid: dict[int, list[RackCell | None]]
-) -> None:
-    """Stays win over overlays; active stays are painted last so they win over a checked-out one."""
-    stays = session.execute(
-        select(
-            Booking.id,
-            Booking.room_id,
-            Booking.status,
-            Booking.check_in,
-            Booking.check_out,
-            Guest.last_name,
-            Guest.first_name,
-        )
-        .join(Guest, Guest.id == Booking.guest_id)
-        .where(
-            Booking.hotel_id == hotel_id,
-            Booking.room_id.is_not(None),
-            Booking.status.in_(RACK_STATUSES),
-            Booking.check_out > start,
-            Booking.check_in < end,
-        )
-        .order_by((Booking.status == "checked_out").desc(), Booking.check_in)
-    )
-    for booking_id, room_id, status, first, last, last_name, first_name in stays:
-        assert room_id is not None  # filtered above
-        _paint(
-            grid[room_id], start, first, last, RackCell(booking_id, _guest_name(last_name, first_name), status, False)
-        )
+    if lo >= hi:
+        return
+    cells[lo] = RackCell(booking_id, label, status, True)
+    if hi - lo > 1:
+        cells[lo + 1 : hi] = [RackCell(booking_id, label, status, False)] * (hi - lo - 1)
 
 
 # --- creating ------------------------------------------------------------------------------------

@@ -294,7 +294,7 @@ def search_guests(actor: Actor, text: str) -> list[GuestMatch]:
         connection = uow.session.connection()
         found: dict[int, tuple[str, GuestRow]] = {}
         for matched_on, query, parameters in _lookups(typed):
-            for values in connection.execute(query, parameters | {"hotel": actor.hotel_id}):
+            for values in connection.execute(query, parameters | {"hotel": actor.hotel_id}).all():
                 found.setdefault(values[0], (matched_on, GuestRow(*values)))
             if len(found) >= SEARCH_LIMIT:
                 break
@@ -332,7 +332,7 @@ def _stays(
     if not guest_ids:
         return {}, {}
     refs: tuple[dict[int, StayRef], dict[int, StayRef]] = ({}, {})
-    for is_next, guest_id, *stay in connection.execute(_STAYS, {"hotel": hotel_id, "guests": guest_ids}):
+    for is_next, guest_id, *stay in connection.execute(_STAYS, {"hotel": hotel_id, "guests": guest_ids}).all():
         refs[0 if is_next else 1][guest_id] = StayRef(*stay)
     return refs
 
