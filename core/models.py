@@ -244,6 +244,15 @@ class Booking(Base):
             where=text("status IN ('confirmed', 'checked_in') AND room_id IS NOT NULL"),
         ),
         Index("ix_bookings_hotel_id_check_in", "hotel_id", "check_in"),
+        # Active stays by arrival, covering the availability count (index-only) and serving arrivals and
+        # the rack's unassigned stays without visiting the history (bench/: availability, arrivals, rack).
+        Index(
+            "ix_bookings_hotel_id_active_check_in",
+            "hotel_id",
+            "check_in",
+            postgresql_include=["check_out", "room_id", "room_type_id"],
+            postgresql_where=text("status IN ('confirmed', 'checked_in')"),
+        ),
         Index("ix_bookings_hotel_id_check_out_check_in", "hotel_id", "check_out", "check_in"),
         Index(
             "ix_bookings_hotel_id_in_house",
