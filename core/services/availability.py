@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import BigInteger, ColumnElement, Date, and_, bindparam, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from core.auth import Actor, Permission
@@ -130,21 +130,54 @@ def _active_overlapping(hotel_id: int, start: dt.date, end: dt.date) -> tuple[Co
     )
 
 
+# The counting statements are built once with bind parameters (building a statement costs more than running
+# it; bench/). Sessions still execute them, so pending changes are flushed first (InventoryGuard).
+_HOTEL = bindparam("hotel", type_=BigInteger)
+_START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
+_SOLD_TYPE = func.coalesce(Room.room_type_id, Booking.room_type_id)
+_FIRST, _LAST = func.greatest(Booking.check_in, _START), func.least(Booking.check_out, _END)
+_ACTIVE_IN_WINDOW = (
+    Booking.hotel_id == _HOTEL,
+    Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+    Booking.check_out > _START,
+    Booking.check_in < _END,
+)
+_SOLD = (
+    select(_SOLD_TYPE, _FIRST, _LAST, func.count())
+    .select_from(Booking)
+    .outerjoin(Room, Room.id == Booking.room_id)
+    .where(*_ACTIVE_IN_WINDOW)
+    .group_by(_SOLD_TYPE, _FIRST, _LAST)
+)
+_OUT_OF_ORDER_WINDOWS = (
+    select(RoomOverlay.room_id, Room.room_type_id, RoomOverlay.starts_on, RoomOverlay.ends_on)
+    .join(Room, Room.id == RoomOverlay.room_id)
+    .where(
+        RoomOverlay.hotel_id == _HOTEL,
+        RoomOverlay.kind == OUT_OF_ORDER,
+        RoomOverlay.released.is_(False),
+        RoomOverlay.ends_on > _START,
+        RoomOverlay.starts_on < _END,
+    )
+)
+_PHYSICAL = select(Room.room_type_id, func.count()).where(Room.hotel_id == _HOTEL).group_by(Room.room_type_id)
+_TYPES_WITH_ROOMS = (
+    select(RoomType.id, RoomType.code, RoomType.name, func.count(Room.id))
+    .outerjoin(Room, and_(Room.room_type_id == RoomType.id, Room.hotel_id == _HOTEL))
+    .where(RoomType.hotel_id == _HOTEL)
+    .group_by(RoomType.id)
+    .order_by(RoomType.code)
+)
+
+
 def sold_per_night(session: Session, hotel_id: int, start: dt.date, end: dt.date) -> dict[int, list[int]]:
     """Room type id -> stays on each night of [start, end): assigned stays count for their room's type,
     stays without a room for their booked type."""
     size = (end - start).days
-    type_id = func.coalesce(Room.room_type_id, Booking.room_type_id)
-    first, last = func.greatest(Booking.check_in, start), func.least(Booking.check_out, end)
-    stmt = (
-        select(type_id, first, last, func.count())
-        .select_from(Booking)
-        .outerjoin(Room, Room.id == Booking.room_id)
-        .where(*_active_overlapping(hotel_id, start, end))
-        .group_by(type_id, first, last)
-    )
     changes: dict[int, list[int]] = {}
-    for room_type_id, first_night, end_night, stays in session.execute(stmt):
+    for room_type_id, first_night, end_night, stays in session.execute(
+        _SOLD, {"hotel": hotel_id, "start": start, "end": end}
+    ).all():
         change = changes.setdefault(room_type_id, [0] * (size + 1))
         change[(first_night - start).days] += stays
         change[(end_night - start).days] -= stays
@@ -154,17 +187,7 @@ def sold_per_night(session: Session, hotel_id: int, start: dt.date, end: dt.date
 def out_of_order_per_night(session: Session, hotel_id: int, start: dt.date, end: dt.date) -> dict[int, list[int]]:
     """Room type id -> rooms out of order on each night of [start, end), leaving out a room-night that
     is also sold (it counts once, as sold)."""
-    windows = session.execute(
-        select(RoomOverlay.room_id, Room.room_type_id, RoomOverlay.starts_on, RoomOverlay.ends_on)
-        .join(Room, Room.id == RoomOverlay.room_id)
-        .where(
-            RoomOverlay.hotel_id == hotel_id,
-            RoomOverlay.kind == OUT_OF_ORDER,
-            RoomOverlay.released.is_(False),
-            RoomOverlay.ends_on > start,
-            RoomOverlay.starts_on < end,
-        )
-    ).all()
+    windows = session.execute(_OUT_OF_ORDER_WINDOWS, {"hotel": hotel_id, "start": start, "end": end}).all()
     if not windows:
         return {}
     stays = session.execute(
@@ -182,24 +205,19 @@ def out_of_order_per_night(session: Session, hotel_id: int, start: dt.date, end:
 
 
 def physical_rooms(session: Session, hotel_id: int) -> dict[int, int]:
-    stmt = select(Room.room_type_id, func.count()).where(Room.hotel_id == hotel_id).group_by(Room.room_type_id)
-    return {type_id: count for type_id, count in session.execute(stmt)}
+    return {type_id: count for type_id, count in session.execute(_PHYSICAL, {"hotel": hotel_id}).all()}
 
 
 def type_availability(session: Session, hotel_id: int, start: dt.date, end: dt.date) -> tuple[TypeAvailability, ...]:
     """Every room type of the hotel over [start, end), reported on its tightest night."""
-    types = session.execute(
-        select(RoomType.id, RoomType.code, RoomType.name).where(RoomType.hotel_id == hotel_id).order_by(RoomType.code)
-    ).all()
-    physical = physical_rooms(session, hotel_id)
+    types = session.execute(_TYPES_WITH_ROOMS, {"hotel": hotel_id}).all()
     sold, out_of_order = (
         sold_per_night(session, hotel_id, start, end),
         out_of_order_per_night(session, hotel_id, start, end),
     )
     zeros = [0] * (end - start).days
     result = []
-    for type_id, code, name in types:
-        rooms = physical.get(type_id, 0)
+    for type_id, code, name, rooms in types:
         nightly = zip(sold.get(type_id, zeros), out_of_order.get(type_id, zeros), strict=True)
         taken, ooo = min(nightly, key=lambda night: rooms - night[0] - night[1])
         result.append(TypeAvailability(type_id, code, name, rooms, ooo, taken, rooms - ooo - taken))
