@@ -7,11 +7,12 @@ Priority 1 is the most urgent; the queue is ordered by priority, then by age.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
 from core.auth import Actor, Permission, Role
 from core.errors import InvalidTransition, ValidationError
@@ -96,37 +97,54 @@ _TASK_COLUMNS = (  # in TaskRow's field order
 )
 
 
-def _task_rows(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> list[TaskRow]:
-    # Plain columns through the session's connection, not task objects through the ORM: a board of
-    # hundreds of tasks takes a fraction of the time (bench/). Callers flush their own changes first.
-    stmt = (
+def _tasks(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    return (
         select(*_TASK_COLUMNS)
         .join(Room, Room.id == HousekeepingTask.room_id)
         .outerjoin(StaffUser, StaffUser.id == HousekeepingTask.assigned_to)
-        .where(HousekeepingTask.hotel_id == uow.actor.hotel_id, *conditions)
+        .where(HousekeepingTask.hotel_id == bindparam("hotel"), *conditions)
         .order_by(HousekeepingTask.priority, HousekeepingTask.created_at, HousekeepingTask.id)
     )
-    rows: Sequence[Any] = uow.session.connection().execute(stmt).all()
+
+
+_TASK_BY_ID = _tasks(HousekeepingTask.id == bindparam("task"))
+
+
+@functools.cache
+def _queue(by_floor: bool, by_attendant: bool) -> Select[*tuple[Any, ...]]:
+    """The board's statement for one combination of filters, built once (building costs more than running)."""
+    conditions: list[ColumnElement[bool]] = [HousekeepingTask.status.in_(OPEN_STATUSES)]
+    if by_floor:
+        conditions.append(Room.floor == bindparam("floor"))
+    if by_attendant:
+        conditions.append(HousekeepingTask.assigned_to == bindparam("attendant"))
+    return _tasks(*conditions)
+
+
+def _task_rows(uow: UnitOfWork, stmt: Select[*tuple[Any, ...]], **parameters: Any) -> list[TaskRow]:
+    # Plain columns through the session's connection, not task objects through the ORM: a board of
+    # hundreds of tasks takes a fraction of the time (bench/). Callers flush their own changes first.
+    rows: Sequence[Any] = uow.session.connection().execute(stmt, {"hotel": uow.actor.hotel_id, **parameters}).all()
     return [TaskRow(*values) for values in rows]
 
 
 def _task_row(uow: UnitOfWork, task: HousekeepingTask) -> TaskRow:
     uow.flush()
-    return _task_rows(uow, HousekeepingTask.id == task.id)[0]
+    return _task_rows(uow, _TASK_BY_ID, task=task.id)[0]
 
 
 @requires(Permission.ROOMS_READ)
 def task_queue(actor: Actor, *, floor: int | None = None, assigned_to: int | None = None) -> list[TaskRow]:
     """Open, assigned and in-progress tasks of the hotel (or one floor, or one attendant): priority, then age."""
-    conditions: list[ColumnElement[bool]] = [HousekeepingTask.status.in_(OPEN_STATUSES)]
+    parameters: dict[str, int] = {}
     if floor is not None:
         if isinstance(floor, bool) or not isinstance(floor, int):
             raise ValidationError(f"Floor must be a whole number, not {floor!r}.")
-        conditions.append(Room.floor == floor)
+        parameters["floor"] = floor
     if assigned_to is not None:
-        conditions.append(HousekeepingTask.assigned_to == checked_id(assigned_to, "Staff user"))
+        parameters["attendant"] = checked_id(assigned_to, "Staff user")
     with unit_of_work(actor, Permission.ROOMS_READ) as uow:
-        return _task_rows(uow, *conditions)
+        return _task_rows(uow, _queue("floor" in parameters, "attendant" in parameters), **parameters)
 
 
 @requires(Permission.HOUSEKEEPING_SUPERVISE)
