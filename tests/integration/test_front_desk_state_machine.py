@@ -83,7 +83,7 @@ class Snapshot:
     counts: dict[str, int]
     business_date: dt.date
     bookings: tuple[tuple[Any, ...], ...]  # id, status, room_id, check_in, check_out, queued, room_type_id
-    folios: tuple[tuple[Any, ...], ...]  # id, booking_id, status, sum of lines, line count
+    folios: tuple[tuple[Any, ...], ...]  # id, booking_id, status, sum of lines, line count, payments + refunds
     rooms: tuple[tuple[Any, ...], ...]  # id, number, hk_status, room_type_id
 
     @property
@@ -114,7 +114,8 @@ _BOOKINGS_SQL = text(
     " WHERE hotel_id = :h ORDER BY id"
 )
 _FOLIOS_SQL = text(
-    "SELECT f.id, f.booking_id, f.status, coalesce(sum(l.amount), 0), count(l.id)"
+    "SELECT f.id, f.booking_id, f.status, coalesce(sum(l.amount), 0), count(l.id),"
+    " coalesce(sum(l.amount) FILTER (WHERE l.kind IN ('payment', 'refund')), 0)"
     " FROM folios f LEFT JOIN folio_lines l ON l.folio_id = f.id"
     " WHERE f.hotel_id = :h GROUP BY f.id ORDER BY f.id"
 )
@@ -321,7 +322,7 @@ class FrontDeskMachine(RuleBasedStateMachine):
             if partly_refunded:
                 self.money(booking_id, "refund", (deposit / 2).quantize(Decimal("0.01")) or deposit)
         folio = self.folio_of(booking_id)
-        paid = -self.net_payments(folio[0])
+        paid = -folio[5]  # payments are negative lines, refunds positive
         result = self.attempt(
             "cancel booking",
             lambda: bookings.cancel_booking(self.hotel.front_desk, booking_id, refund_payments=refund_payments),
@@ -331,18 +332,6 @@ class FrontDeskMachine(RuleBasedStateMachine):
         assert result.booking.status == "cancelled"
         expected = max(paid, Decimal(0)) if refund_payments and folio[2] == "open" else Decimal(0)
         assert result.refunded == expected, f"refunded {result.refunded}, {expected} was still held"
-
-    def net_payments(self, folio_id: int) -> Decimal:
-        """Payments and refunds on a folio (payments are negative lines)."""
-        with self.database.owner.connect() as conn:
-            total = conn.execute(
-                text(
-                    "SELECT coalesce(sum(amount), 0) FROM folio_lines"
-                    " WHERE folio_id = :f AND kind IN ('payment', 'refund')"
-                ),
-                {"f": folio_id},
-            ).scalar_one()
-        return Decimal(total)
 
     # --- rooms -----------------------------------------------------------------------------------
 
@@ -481,7 +470,7 @@ class FrontDeskMachine(RuleBasedStateMachine):
 
     @rule(target=charge_line_ids, booking_id=booking_ids, amount=maybe_bad_amounts)
     def post_charge(self, booking_id: int, amount: Any) -> int | MultipleResults[int]:
-        folio_id, _, _, balance, _ = self.folio_of(booking_id)
+        folio_id, _, _, balance, *_ = self.folio_of(booking_id)
         posted = self.attempt("post charge", lambda: folios.post_charge(self.hotel.front_desk, folio_id, "Bar", amount))
         if posted is None:
             return multiple()
@@ -501,12 +490,12 @@ class FrontDeskMachine(RuleBasedStateMachine):
         if kind == "settle":
             self.settle(booking_id)
             return
-        folio_id, _, _, balance, _ = self.folio_of(booking_id)
+        folio_id, _, _, balance, _, payments_and_refunds = self.folio_of(booking_id)
         if kind == "payment":
             posted = self.attempt("take payment", lambda: folios.take_payment(self.hotel.front_desk, folio_id, amount))
             assert posted is None or posted.balance == balance - Decimal(amount)
             return
-        paid = -self.net_payments(folio_id)
+        paid = -payments_and_refunds
         posted = self.attempt("refund", lambda: folios.refund(self.hotel.front_desk, folio_id, amount))
         if posted is not None:
             assert Decimal(amount) <= paid, f"refunded {amount} with only {paid} paid"
@@ -514,7 +503,7 @@ class FrontDeskMachine(RuleBasedStateMachine):
 
     def settle(self, booking_id: int) -> None:
         """Pay what is owed, or give back a credit, so the folio stands at zero (a check-out can follow)."""
-        folio_id, _, _, balance, _ = self.folio_of(booking_id)
+        folio_id, _, _, balance, *_ = self.folio_of(booking_id)
         if balance > 0:
             posted = self.attempt("settle", lambda: folios.take_payment(self.hotel.front_desk, folio_id, balance))
         elif balance < 0:
@@ -565,24 +554,26 @@ class FrontDeskMachine(RuleBasedStateMachine):
         assert not oversold, f"room types sold beyond their rooms (type, night): {oversold}"
 
     def folio_balances_are_the_sum_of_their_lines(self, snap: Snapshot, *, changed_only: bool) -> None:
-        """Every booking has a folio, at most one of them open, and the folios service reports each balance
-        as the sum of the folio's lines (asked again whenever the folio changed, and at the end)."""
+        """Every booking has a folio, at most one of them open, no folio refunds more than was paid on it, and
+        the folios service reports each balance as the sum of the folio's lines (asked again whenever the
+        folio changed, and at the end)."""
         by_booking = Counter(row[1] for row in snap.folios)
         open_by_booking = Counter(row[1] for row in snap.folios if row[2] == "open")
         for row in snap.bookings:
             assert by_booking[row[0]] >= 1, f"booking {row[0]} has no folio"
             assert open_by_booking[row[0]] <= 1, f"booking {row[0]} has {open_by_booking[row[0]]} open folios"
         for row in snap.folios:
-            folio_id, _, _, total, _ = row
+            folio_id, _, _, total, *_ = row
             if changed_only and self.checked_folios.get(folio_id) == row:
                 continue
+            assert row[5] <= 0, f"folio {folio_id} refunded {row[5]} more than was paid on it"
             reported = folios.folio_balance(self.hotel.front_desk, folio_id)
             assert reported == total, f"folio {folio_id}: the service says {reported}, its lines sum to {total}"
             self.checked_folios[folio_id] = row
 
     def closed_folios_never_change(self, snap: Snapshot) -> None:
         for row in snap.folios:
-            folio_id, _, status, total, _ = row
+            folio_id, _, status, total, *_ = row
             if folio_id in self.closed_folios:
                 assert row == self.closed_folios[folio_id], f"closed folio {folio_id} changed: {row}"
             elif status == "closed":
