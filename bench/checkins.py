@@ -1,18 +1,25 @@
-"""Concurrent check-ins: terminals checking in tonight's arrivals at the same moment.
+"""Concurrent check-ins: several terminals (processes, each with its own engine) checking in tonight's
+arrivals at the same moment, through the public services.
 
-For each round, every room free tonight is made ready and given an arrival for tonight: half of them
-already in their room, half with no room yet (those are given the best free room of their type at the
-desk, ``auto_assign_room``, then checked in, so terminals race for the same rooms). Eight threads work
-through the arrivals with the public services. Afterwards no room may hold two guests and every arrival
-must be in house exactly once, with one key issue. Everything the round wrote is then removed again (as
-the owner, with triggers off, since the ledgers refuse deletes), so the benchmark data stays as seeded.
+Each round first writes the arrivals as the owner: one for every room nobody holds tonight, and one for
+every room whose departing guest is still in house. Then:
+
+- *check-in*: every arrival already has its room. Each vacant room's arrival is sent to two terminals (as
+  when two receptionists press Check in together): exactly one must win. Arrivals for rooms whose guest
+  has not left must be refused;
+- *assign and check in*: the arrivals have no room yet; a terminal gives each the best free room of its
+  type (``auto_assign_room``) and checks it in, so terminals race for the same rooms.
+
+Afterwards no room may hold two guests, and every arrival that got in holds one key issue. Everything a
+round wrote is then removed again (as the owner, with triggers off, since the ledgers refuse deletes) and
+the rooms' housekeeping states are put back, so the benchmark data stays as seeded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import queue
-import threading
+import multiprocessing as mp
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -23,9 +30,9 @@ import psycopg
 from bench.dataset import BenchDatabase
 from bench.scenarios import Hotel
 from bench.timing import latency
-from core.services import bookings, stays
+from core.auth import Actor
 
-WRITTEN_TABLES = (  # children first
+WRITTEN_TABLES = (
     "key_issue_log",
     "folio_lines",
     "event_outbox",
@@ -34,28 +41,82 @@ WRITTEN_TABLES = (  # children first
     "folios",
     "bookings",
 )
+IN_HOUSE_NOW = "SELECT 1 FROM bookings b WHERE b.hotel_id = %(h)s AND b.room_id = r.id AND b.status = 'checked_in'"
 
 
 @dataclass(frozen=True)
-class Arrival:
+class Room:
+    room_id: int
+    type_id: int
+    hk_status: str
+    occupied: bool  # the departing guest is still in house
+
+
+@dataclass(frozen=True)
+class Work:
     booking_id: int
-    has_room: bool
+    assign: bool  # give it a room first
 
 
-def _free_rooms(conn: psycopg.Connection, hotel: Hotel) -> list[tuple[int, int, str]]:
-    """(room id, type id, housekeeping status) of rooms nobody holds tonight and nobody is in."""
-    night = hotel.business_date
-    return conn.execute(
-        "SELECT r.id, r.room_type_id, r.hk_status FROM rooms r WHERE r.hotel_id = %(h)s"
+# --- the terminals ------------------------------------------------------------------------------
+
+
+def _terminal(app_url: str, actor: Actor, todo: Any, done: Any, ready: Any) -> None:
+    from core.db.engine import create_app_engine
+    from core.services import bookings, stays
+    from core.services.uow import bind_engine
+
+    engine = create_app_engine(app_url, pool_size=1)
+    bind_engine(engine)
+    bookings.arrivals(actor, dt.date.today())  # connect and warm up before the clock starts
+    ready.wait()
+    while (work := todo.get()) is not None:
+        began = time.perf_counter_ns()
+        try:
+            if work.assign:
+                bookings.auto_assign_room(actor, work.booking_id)
+            stays.check_in(actor, work.booking_id, keys=1)
+            outcome = "checked in"
+        except Exception as exc:  # counted and reported: a refusal is an outcome, not a crash
+            outcome = type(exc).__name__
+        done.put((outcome, time.perf_counter_ns() - began))
+    engine.dispose()
+
+
+def _run_terminals(db: BenchDatabase, actor: Actor, work: list[Work], terminals: int) -> tuple[float, list[Any]]:
+    context = mp.get_context("spawn")
+    todo, done, ready = context.Queue(), context.Queue(), context.Barrier(terminals + 1)
+    for item in work:
+        todo.put(item)
+    for _ in range(terminals):
+        todo.put(None)
+    app_url = db.app_url.render_as_string(hide_password=False)
+    processes = [context.Process(target=_terminal, args=(app_url, actor, todo, done, ready)) for _ in range(terminals)]
+    for process in processes:
+        process.start()
+    ready.wait(timeout=120)
+    began = time.perf_counter()
+    results = [done.get(timeout=300) for _ in work]
+    seconds = time.perf_counter() - began
+    for process in processes:
+        process.join(60)
+    return seconds, results
+
+
+# --- preparing, checking and undoing a round ----------------------------------------------------
+
+
+def _rooms_free_tonight(conn: psycopg.Connection, hotel: Hotel) -> list[Room]:
+    rows = conn.execute(
+        f"SELECT r.id, r.room_type_id, r.hk_status, EXISTS ({IN_HOUSE_NOW}) FROM rooms r WHERE r.hotel_id = %(h)s"
         " AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.hotel_id = %(h)s AND b.room_id = r.id"
         "   AND b.status IN ('confirmed', 'checked_in') AND b.check_in <= %(d)s AND b.check_out > %(d)s)"
-        " AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.hotel_id = %(h)s AND b.room_id = r.id"
-        "   AND b.status = 'checked_in')"
         " AND NOT EXISTS (SELECT 1 FROM room_overlays o WHERE o.hotel_id = %(h)s AND o.room_id = r.id"
         "   AND NOT o.released AND o.starts_on <= %(d)s AND o.ends_on > %(d)s)"
         " ORDER BY r.id",
-        {"h": hotel.hotel_id, "d": night},
+        {"h": hotel.hotel_id, "d": hotel.business_date},
     ).fetchall()
+    return [Room(*row) for row in rows]
 
 
 def _marks(conn: psycopg.Connection) -> dict[str, int]:
@@ -65,21 +126,20 @@ def _marks(conn: psycopg.Connection) -> dict[str, int]:
     }
 
 
-def _prepare(conn: psycopg.Connection, hotel: Hotel, rooms: list[tuple[int, int, str]], count: int) -> list[Arrival]:
+def _write_arrivals(conn: psycopg.Connection, hotel: Hotel, rooms: list[Room], with_rooms: bool) -> list[int]:
+    """One arrival for tonight per room (in it, or of its type with no room yet), each with its open folio;
+    the rooms made ready for guests."""
     guest_ids = [
         r[0]
         for r in conn.execute(
-            "SELECT id FROM guests WHERE hotel_id = %s ORDER BY id LIMIT %s", (hotel.hotel_id, count)
-        ).fetchall()
-    ]
-    arrivals = []
-    night = hotel.business_date
-    with conn.transaction():
-        conn.execute(
-            "UPDATE rooms SET hk_status = 'inspected' WHERE id = ANY(%s)", ([room_id for room_id, _, _ in rooms],)
+            "SELECT id FROM guests WHERE hotel_id = %s ORDER BY id LIMIT %s", (hotel.hotel_id, len(rooms))
         )
-        for n, (room_id, type_id, _status) in enumerate(rooms[:count]):
-            has_room = n % 2 == 0
+    ]
+    night = hotel.business_date
+    ids = []
+    with conn.transaction():
+        conn.execute("UPDATE rooms SET hk_status = 'inspected' WHERE id = ANY(%s)", ([r.room_id for r in rooms],))
+        for n, room in enumerate(rooms):
             (booking_id,) = conn.execute(  # type: ignore[misc]
                 "INSERT INTO bookings (hotel_id, confirmation_code, guest_id, room_type_id, room_id, check_in,"
                 " check_out, status, rate) VALUES (%s, %s, %s, %s, %s, %s, %s, 'confirmed', 100) RETURNING id",
@@ -87,8 +147,8 @@ def _prepare(conn: psycopg.Connection, hotel: Hotel, rooms: list[tuple[int, int,
                     hotel.hotel_id,
                     f"BENCHCI{n:05d}",
                     guest_ids[n % len(guest_ids)],
-                    type_id,
-                    room_id if has_room else None,
+                    room.type_id,
+                    room.room_id if with_rooms else None,
                     night,
                     night + dt.timedelta(days=1),
                 ),
@@ -97,119 +157,100 @@ def _prepare(conn: psycopg.Connection, hotel: Hotel, rooms: list[tuple[int, int,
                 "INSERT INTO folios (hotel_id, booking_id, currency) VALUES (%s, %s, 'EUR')",
                 (hotel.hotel_id, booking_id),
             )
-            arrivals.append(Arrival(booking_id, has_room))
-    return arrivals
+            ids.append(booking_id)
+    return ids
 
 
-def _restore(conn: psycopg.Connection, marks: dict[str, int], rooms: list[tuple[int, int, str]]) -> None:
+def _undo(conn: psycopg.Connection, marks: dict[str, int], rooms: list[Room]) -> None:
     with conn.transaction():
-        conn.execute("SET LOCAL session_replication_role = replica")  # ledgers refuse deletes otherwise
+        conn.execute("SET LOCAL session_replication_role = replica")  # the ledgers refuse deletes otherwise
         for table in WRITTEN_TABLES:
             conn.execute(f"DELETE FROM {table} WHERE id > %s", (marks[table],))
         with conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE rooms SET hk_status = %s WHERE id = %s", [(status, room_id) for room_id, _, status in rooms]
-            )
+            cur.executemany("UPDATE rooms SET hk_status = %s WHERE id = %s", [(r.hk_status, r.room_id) for r in rooms])
 
 
-def _check(conn: psycopg.Connection, hotel: Hotel, arrivals: list[Arrival]) -> dict[str, int]:
-    ids = [a.booking_id for a in arrivals]
-    shared_rooms = conn.execute(
-        "SELECT count(*) FROM (SELECT room_id FROM bookings WHERE hotel_id = %s AND status = 'checked_in'"
-        " GROUP BY room_id HAVING count(*) > 1) t",
-        (hotel.hotel_id,),
-    ).fetchone()[0]  # type: ignore[index]
-    in_house = conn.execute(
-        "SELECT count(*) FROM bookings WHERE id = ANY(%s) AND status = 'checked_in' AND room_id IS NOT NULL", (ids,)
-    ).fetchone()[0]  # type: ignore[index]
-    keys = conn.execute(
-        "SELECT count(*), count(DISTINCT booking_id) FROM key_issue_log WHERE booking_id = ANY(%s)", (ids,)
-    ).fetchone()
+def _state(conn: psycopg.Connection, hotel: Hotel, booking_ids: list[int]) -> dict[str, int]:
+    def one(sql: str, *params: Any) -> int:
+        return int(conn.execute(sql, params).fetchone()[0])  # type: ignore[index]
+
     return {
-        "rooms_with_two_guests": shared_rooms,
-        "arrivals_in_house": in_house,
-        "key_issues": keys[0],  # type: ignore[index]
-        "bookings_with_keys": keys[1],  # type: ignore[index]
+        "rooms_with_two_guests": one(
+            "SELECT count(*) FROM (SELECT room_id FROM bookings WHERE hotel_id = %s AND status = 'checked_in'"
+            " GROUP BY room_id HAVING count(*) > 1) t",
+            hotel.hotel_id,
+        ),
+        "arrivals_in_house": one(
+            "SELECT count(*) FROM bookings WHERE id = ANY(%s) AND status = 'checked_in' AND room_id IS NOT NULL",
+            booking_ids,
+        ),
+        "key_issues": one("SELECT count(*) FROM key_issue_log WHERE booking_id = ANY(%s)", booking_ids),
     }
 
 
-def _work(hotel: Hotel, arrivals: list[Arrival], threads: int) -> tuple[float, list[int], Counter[str]]:
-    todo: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
-    for arrival in arrivals:
-        todo.put(arrival)
-    samples: list[int] = []
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    start = threading.Barrier(threads + 1)
-
-    def terminal() -> None:
-        start.wait()
-        while True:
-            try:
-                arrival = todo.get_nowait()
-            except queue.Empty:
-                return
-            began = time.perf_counter_ns()
-            try:
-                if not arrival.has_room:
-                    bookings.auto_assign_room(hotel.front_desk, arrival.booking_id)
-                stays.check_in(hotel.front_desk, arrival.booking_id, keys=1)
-                outcome = "checked in" if arrival.has_room else "room assigned and checked in"
-            except Exception as exc:  # counted and reported: a benchmark must not stop half-way
-                outcome = type(exc).__name__
-            took = time.perf_counter_ns() - began
-            with lock:
-                samples.append(took)
-                outcomes[outcome] += 1
-
-    workers = [threading.Thread(target=terminal) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - began, samples, outcomes
+# --- the rounds ---------------------------------------------------------------------------------
 
 
-def run(db: BenchDatabase, hotel: Hotel, *, threads: int, count: int, rounds: int = 3) -> dict[str, Any]:
-    print(f"check-ins: {rounds} rounds, {threads} threads")
-    results: list[dict[str, Any]] = []
+def _round(db: BenchDatabase, hotel: Hotel, terminals: int, assign: bool, seed: int) -> dict[str, Any]:
     with psycopg.connect(db.owner_dsn(), autocommit=True) as conn:
-        for n in range(rounds):
-            rooms = _free_rooms(conn, hotel)
-            marks = _marks(conn)
-            try:
-                arrivals = _prepare(conn, hotel, rooms, min(count, len(rooms)))
-                seconds, samples, outcomes = _work(hotel, arrivals, threads)
-                checks = _check(conn, hotel, arrivals)
-            finally:
-                _restore(conn, marks, rooms)
-            done = outcomes["checked in"] + outcomes["room assigned and checked in"]
-            result = {
-                "arrivals": len(arrivals),
-                "checked_in": done,
-                "seconds": round(seconds, 3),
-                "check_ins_per_s": round(done / seconds, 1),
-                "latency": latency(samples).__dict__,
-                "outcomes": dict(outcomes),
-                **checks,
-            }
+        rooms = _rooms_free_tonight(conn, hotel)
+        vacant = [r for r in rooms if not r.occupied]
+        marks = _marks(conn)
+        try:
+            if assign:  # arrivals of the vacant rooms' types, no room yet
+                ids = _write_arrivals(conn, hotel, vacant, with_rooms=False)
+                work = [Work(booking_id, True) for booking_id in ids]
+                expected = len(ids)
+            else:  # every vacant room's arrival twice; the occupied rooms' arrivals once, to be refused
+                ids = _write_arrivals(conn, hotel, rooms, with_rooms=True)
+                by_room = dict(zip((r.room_id for r in rooms), ids, strict=True))
+                work = [Work(by_room[r.room_id], False) for r in vacant for _ in range(2)]
+                work += [Work(by_room[r.room_id], False) for r in rooms if r.occupied]
+                expected = len(vacant)
+            random.Random(seed).shuffle(work)
+            seconds, results = _run_terminals(db, hotel.front_desk, work, terminals)
+            state = _state(conn, hotel, ids)
+        finally:
+            _undo(conn, marks, rooms)
+    outcomes = Counter(outcome for outcome, _ in results)
+    checked_in = outcomes["checked in"]
+    return {
+        "kind": "assign and check in" if assign else "check-in",
+        "terminals": terminals,
+        "vacant_rooms": len(vacant),
+        "occupied_rooms": len(rooms) - len(vacant),
+        "attempts": len(work),
+        "checked_in": checked_in,
+        "expected_in_house": expected,
+        "seconds": round(seconds, 3),
+        "check_ins_per_s": round(checked_in / seconds, 1),
+        "latency": latency([ns for _, ns in results]).__dict__,
+        "outcomes": dict(outcomes),
+        **state,
+    }
+
+
+def run(db: BenchDatabase, hotel: Hotel, *, terminals: int, rounds: int = 2) -> dict[str, Any]:
+    print(f"check-ins: {terminals} terminal processes, {rounds} rounds of each kind")
+    results = []
+    for n in range(rounds):
+        for assign in (False, True):
+            result = _round(db, hotel, terminals, assign, seed=n)
             print(
-                f"  round {n + 1}: {done}/{len(arrivals)} arrivals in house in {seconds:.2f} s = "
-                f"{result['check_ins_per_s']}/s; rooms with two guests: {checks['rooms_with_two_guests']}; "
-                f"outcomes {dict(outcomes)}"
+                f"  {result['kind']}: {result['checked_in']} in house of {result['attempts']} attempts in "
+                f"{result['seconds']:.2f} s = {result['check_ins_per_s']}/s; rooms with two guests: "
+                f"{result['rooms_with_two_guests']}; outcomes {result['outcomes']}"
             )
             results.append(result)
+    with psycopg.connect(db.owner_dsn(), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE bookings, folios, key_issue_log, audit_log, event_outbox, rooms")
-    total = sum(r["checked_in"] for r in results)
-    seconds = sum(r["seconds"] for r in results)
+    plain = [r for r in results if r["kind"] == "check-in"]
+    checked_in, seconds = sum(r["checked_in"] for r in plain), sum(r["seconds"] for r in plain)
     return {
-        "threads": threads,
+        "terminals": terminals,
         "rounds": results,
-        "check_ins_per_s": round(total / seconds, 1) if seconds else 0.0,
+        "check_ins_per_s": round(checked_in / seconds, 1) if seconds else 0.0,
         "double_assignments": sum(r["rooms_with_two_guests"] for r in results),
-        "all_in_house_once": all(
-            r["arrivals_in_house"] == r["arrivals"] == r["key_issues"] == r["bookings_with_keys"] for r in results
-        ),
+        "all_in_house_once": all(r["checked_in"] == r["arrivals_in_house"] == r["key_issues"] for r in results)
+        and all(r["checked_in"] == r["expected_in_house"] for r in plain),
     }

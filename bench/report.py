@@ -87,17 +87,23 @@ def _throughput(result: dict[str, Any]) -> list[str]:
         ]
     checkins = result.get("check_ins")
     if checkins:
-        rounds = "; ".join(
-            f"{r['checked_in']}/{r['arrivals']} in {r['seconds']:.2f} s (p95 {r['latency']['p95_ms']:.1f} ms)"
-            for r in checkins["rounds"]
-        )
         lines += [
             "",
-            f"Concurrent check-ins, {checkins['threads']} threads: **{checkins['check_ins_per_s']:.0f} check-ins/s**, "
-            f"double assignments: **{checkins['double_assignments']}**, every arrival in house once with one key "
-            f"issue: {_yes(checkins['all_in_house_once'])} (target >= 150/s: "
-            f"{_yes(checkins['check_ins_per_s'] >= 150)}). Rounds: {rounds}.",
+            f"Concurrent check-ins, {checkins['terminals']} terminal processes: **{checkins['check_ins_per_s']:.0f} "
+            f"check-ins/s** (target >= 150/s: {_yes(checkins['check_ins_per_s'] >= 150)}), double assignments: "
+            f"**{checkins['double_assignments']}**, every arrival in house once with one key issue: "
+            f"{_yes(checkins['all_in_house_once'])}.",
+            "",
+            "| round | attempts | in house | seconds | per second | p50 ms | p95 ms | outcomes |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
         ]
+        for r in checkins["rounds"]:
+            outcomes = ", ".join(f"{name} {count}" for name, count in sorted(r["outcomes"].items()))
+            lines.append(
+                f"| {r['kind']} | {r['attempts']} | {r['checked_in']} | {r['seconds']:.2f} | "
+                f"{r['check_ins_per_s']:.0f} | {r['latency']['p50_ms']:.1f} | {r['latency']['p95_ms']:.1f} | "
+                f"{outcomes} |"
+            )
     events = result.get("event_latency")
     if events:
         e = events["commit_start_to_handler"]

@@ -33,7 +33,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
-    parser.add_argument("--checkins", type=int, default=200, help="bookings checked in concurrently")
+    parser.add_argument("--rounds", type=int, default=2, help="check-in rounds of each kind")
     parser.add_argument("--events", type=int, default=1000, help="events for the latency run")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: reads,throughput,checkins,events")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results or docs")
@@ -82,9 +82,9 @@ def main() -> None:
                 scenarios(hotel), engine, db.app_dsn(), hotel, threads=args.threads, seconds=args.seconds
             )
         if "checkins" not in skip:
-            result["check_ins"] = checkins.run(db, hotel, threads=args.threads, count=args.checkins)
+            result["check_ins"] = checkins.run(db, hotel, terminals=args.threads, rounds=args.rounds)
         if "events" not in skip:
-            result["event_latency"] = events.run(args.events)
+            result["event_latency"] = events.run(args.events, dataset.server_url())
     finally:
         bind_engine(None)
         engine.dispose()
