@@ -25,7 +25,7 @@ from core.events.catalog import (
 from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
-from core.services.availability import in_house_elsewhere
+from core.services.availability import InventoryGuard, in_house_elsewhere, lock_room_types
 from core.services.bookings import STATUS_WORDS
 from core.services.folios import (
     balance_of,
@@ -238,6 +238,8 @@ def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: 
     start, end = _stay_from_today(booking, uow.business_date) if arrival else (booking.check_in, booking.check_out)
     _require_in_service(uow, room, uow.business_date, end)
     _require_room_free(uow, room, booking, start, end)
+    if arrival:
+        _require_type_not_oversold(uow, booking, room, start, end)
     if not ready_for_guest(uow, room):
         if not queue:
             raise RoomUnavailable(
@@ -246,6 +248,17 @@ def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: 
             )
         return _queue(uow, booking, room)
     return _admit(uow, booking, room, keys, (start, end), arrival, reason)
+
+
+def _require_type_not_oversold(uow: UnitOfWork, booking: Booking, room: Room, start: dt.date, end: dt.date) -> None:
+    """A re-dated stay takes nights from its room's type; refuse when that leaves another reservation roomless."""
+    hotel_id = uow.actor.hotel_id
+    room_type = lock_room_types(uow.session, hotel_id, [room.room_type_id])[room.room_type_id]
+    guard = InventoryGuard(uow.session, hotel_id, room_type, min(start, booking.check_in), max(end, booking.check_out))
+    original = booking.check_in, booking.check_out
+    booking.check_in, booking.check_out = start, end
+    guard.check()
+    booking.check_in, booking.check_out = original  # the check-in itself records the move
 
 
 def _queue(uow: UnitOfWork, booking: Booking, room: Room) -> CheckInResult:

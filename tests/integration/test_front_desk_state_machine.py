@@ -635,15 +635,6 @@ def test_front_desk_rules_hold_under_random_operations(machine_db: conftest.Test
     assert sum(n for key, n in outcomes.items() if not key.endswith(": ok")) >= 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known bug, stays.check_in: an early check-in (manager override) moves the stay's start to today and "
-        "checks only the room, not the room type's inventory, for the nights it adds; with the type already "
-        "full tonight (reservations not yet given a room) it is accepted and one reservation can no longer be "
-        "roomed. The machine's no_room_type_is_oversold invariant states the rule."
-    ),
-)
 def test_an_early_check_in_does_not_oversell_its_room_type(machine_db: conftest.TestDatabase) -> None:
     hotel = make_hotel(machine_db.owner, f"Early arrival hotel {next(_hotel_numbers)}", rooms=4)  # STD: 101, 103
     guest_id = guests.create_guest(hotel.front_desk, guests.GuestInput("Early", "Erin")).id
