@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench import checkins, dataset, events, machine, report, throughput
 from bench.latency import run_all
+from bench.profile import profile
 from bench.scenarios import load_hotel, scenarios
 from core.db.engine import create_app_engine
 from core.services.uow import bind_engine
@@ -37,6 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1000, help="events for the latency run")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: reads,throughput,checkins,events")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results or docs")
+    parser.add_argument("--profile", default="", help="comma-separated scenarios to run under cProfile, then stop")
     args = parser.parse_args()
     if args.calls < 100:
         parser.error("--calls must be at least 100 (p99 needs them)")
@@ -71,6 +73,10 @@ def main() -> None:
         if args.only:
             wanted = {name.strip() for name in args.only.split(",")}
             chosen = [s for s in chosen if s.name in wanted]
+        if args.profile:
+            for scenario in (s for s in chosen if s.name in args.profile.split(",")):
+                print(f"profile: {profile(scenario, 200, RESULTS / 'profiles').relative_to(ROOT)}")
+            return
         if "reads" not in skip:
             print(f"read scenarios, hotel {hotel.hotel_id}, {args.calls} calls each after {args.warmup} warm-up:")
             reads = run_all(
