@@ -62,9 +62,7 @@ def user_paths() -> Paths:
         paths = Paths(data=root / "data", config=root / "config", logs=root / "logs")
     else:
         dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-        paths = Paths(
-            data=Path(dirs.user_data_dir), config=Path(dirs.user_config_dir), logs=Path(dirs.user_log_dir)
-        )
+        paths = Paths(data=Path(dirs.user_data_dir), config=Path(dirs.user_config_dir), logs=Path(dirs.user_log_dir))
     for folder in (paths.data, paths.config, paths.logs):
         folder.mkdir(parents=True, exist_ok=True)
     return paths
@@ -108,9 +106,7 @@ def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str | None]
 def setup_logging(paths: Paths, level: int = logging.INFO) -> Path:
     """Rotating log file in the user log folder; returns its path."""
     log_file = paths.logs / "frontdesk.log"
-    handler = logging.handlers.RotatingFileHandler(
-        log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-    )
+    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.setLevel(level)

@@ -54,8 +54,7 @@ def enable_tenant_rls(tables: tuple[str, ...]) -> None:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         op.execute(
-            f"CREATE POLICY tenant_isolation ON {table} USING (hotel_id = {TENANT}) "
-            f"WITH CHECK (hotel_id = {TENANT})"
+            f"CREATE POLICY tenant_isolation ON {table} USING (hotel_id = {TENANT}) WITH CHECK (hotel_id = {TENANT})"
         )
 
 
@@ -131,10 +130,7 @@ def create_hotel_access() -> None:
     """Terminals may list hotels (sign-in) and update only their own (business date, settings)."""
     op.execute("ALTER TABLE hotels ENABLE ROW LEVEL SECURITY")
     op.execute("CREATE POLICY hotels_listed ON hotels FOR SELECT USING (true)")
-    op.execute(
-        f"CREATE POLICY hotels_own_update ON hotels FOR UPDATE USING (id = {TENANT}) "
-        f"WITH CHECK (id = {TENANT})"
-    )
+    op.execute(f"CREATE POLICY hotels_own_update ON hotels FOR UPDATE USING (id = {TENANT}) WITH CHECK (id = {TENANT})")
     op.execute(f"GRANT SELECT, UPDATE ON hotels TO {RUNTIME_ROLE}")
 
 

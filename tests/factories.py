@@ -69,9 +69,7 @@ def make_hotel(
             "STD": RoomType(
                 hotel_id=hotel.id, code="STD", name="Standard", base_rate=Decimal("100.00"), max_occupancy=2
             ),
-            "DBL": RoomType(
-                hotel_id=hotel.id, code="DBL", name="Double", base_rate=Decimal("150.00"), max_occupancy=3
-            ),
+            "DBL": RoomType(hotel_id=hotel.id, code="DBL", name="Double", base_rate=Decimal("150.00"), max_occupancy=3),
         }
         session.add_all(types.values())
         session.flush()
@@ -112,24 +110,43 @@ def make_hotel(
         )
 
 
-def make_booking(owner: Engine, hotel: HotelFixture, *, check_in: dt.date, nights: int = 2,
-                 room_number: str | None = None, room_type: str = "STD", status: str = "confirmed",
-                 last_name: str = "Guest", rate: Decimal = Decimal("100.00")) -> tuple[int, int]:
+def make_booking(
+    owner: Engine,
+    hotel: HotelFixture,
+    *,
+    check_in: dt.date,
+    nights: int = 2,
+    room_number: str | None = None,
+    room_type: str = "STD",
+    status: str = "confirmed",
+    last_name: str = "Guest",
+    rate: Decimal = Decimal("100.00"),
+) -> tuple[int, int]:
     """A booking with its open folio, inserted directly (for tests of services other than booking
     creation). Returns (booking_id, folio_id)."""
     from core.models import Booking, Folio, Guest
 
     with Session(owner) as session, session.begin():
-        guest = Guest(hotel_id=hotel.hotel_id, last_name=last_name, first_name="Test",
-                      name_norm=f"{last_name.lower()} test", first_norm="test")
+        guest = Guest(
+            hotel_id=hotel.hotel_id,
+            last_name=last_name,
+            first_name="Test",
+            name_norm=f"{last_name.lower()} test",
+            first_norm="test",
+        )
         session.add(guest)
         session.flush()
         count = session.query(Booking).filter_by(hotel_id=hotel.hotel_id).count()
         booking = Booking(
-            hotel_id=hotel.hotel_id, confirmation_code=f"T{hotel.hotel_id}-{count + 1:05d}", guest_id=guest.id,
+            hotel_id=hotel.hotel_id,
+            confirmation_code=f"T{hotel.hotel_id}-{count + 1:05d}",
+            guest_id=guest.id,
             room_type_id=hotel.room_type_ids[room_type],
             room_id=hotel.room_ids[room_number] if room_number else None,
-            check_in=check_in, check_out=check_in + dt.timedelta(days=nights), status=status, rate=rate,
+            check_in=check_in,
+            check_out=check_in + dt.timedelta(days=nights),
+            status=status,
+            rate=rate,
             actual_check_in=dt.datetime.now(dt.UTC) if status in ("checked_in", "checked_out") else None,
         )
         session.add(booking)

@@ -64,9 +64,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_event_outbox_hotel_id_hotels")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_outbox")),
     )
-    op.create_index(
-        "ix_event_outbox_hotel_id_txid_id", "event_outbox", ["hotel_id", "txid", "id"], unique=False
-    )
+    op.create_index("ix_event_outbox_hotel_id_txid_id", "event_outbox", ["hotel_id", "txid", "id"], unique=False)
     op.create_table(
         "guests",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -136,9 +134,7 @@ def upgrade() -> None:
         sa.Column("status", sa.Text(), server_default="active", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('active', 'disabled', 'error')", name=op.f("ck_pms_connections_status")
-        ),
+        sa.CheckConstraint("status IN ('active', 'disabled', 'error')", name=op.f("ck_pms_connections_status")),
         sa.CheckConstraint(
             "vendor IN ('opera', 'mews', 'cloudbeds', 'apaleo', 'protel')",
             name=op.f("ck_pms_connections_vendor"),
@@ -199,14 +195,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_audit_log_hotel_id_hotels")),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["staff_users.id"], name=op.f("fk_audit_log_user_id_staff_users")
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["staff_users.id"], name=op.f("fk_audit_log_user_id_staff_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
-    op.create_index(
-        "ix_audit_log_hotel_id_action_at", "audit_log", ["hotel_id", "action", "at"], unique=False
-    )
+    op.create_index("ix_audit_log_hotel_id_action_at", "audit_log", ["hotel_id", "action", "at"], unique=False)
     op.create_index("ix_audit_log_hotel_id_at", "audit_log", ["hotel_id", "at"], unique=False)
     op.create_index(
         "ix_audit_log_hotel_id_resource",
@@ -214,9 +206,7 @@ def upgrade() -> None:
         ["hotel_id", "resource_type", "resource_id", "id"],
         unique=False,
     )
-    op.create_index(
-        "ix_audit_log_hotel_id_user_id_at", "audit_log", ["hotel_id", "user_id", "at"], unique=False
-    )
+    op.create_index("ix_audit_log_hotel_id_user_id_at", "audit_log", ["hotel_id", "user_id", "at"], unique=False)
     op.create_table(
         "event_failed_deliveries",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -229,9 +219,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["event_id"], ["event_outbox.id"], name=op.f("fk_event_failed_deliveries_event_id_event_outbox")
         ),
-        sa.ForeignKeyConstraint(
-            ["hotel_id"], ["hotels.id"], name=op.f("fk_event_failed_deliveries_hotel_id_hotels")
-        ),
+        sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_event_failed_deliveries_hotel_id_hotels")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_failed_deliveries")),
     )
     op.create_index(
@@ -251,9 +239,7 @@ def upgrade() -> None:
         ),
         sa.Column("finished_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_night_audits_hotel_id_hotels")),
-        sa.ForeignKeyConstraint(
-            ["run_by"], ["staff_users.id"], name=op.f("fk_night_audits_run_by_staff_users")
-        ),
+        sa.ForeignKeyConstraint(["run_by"], ["staff_users.id"], name=op.f("fk_night_audits_run_by_staff_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_night_audits")),
         sa.UniqueConstraint("hotel_id", "business_date", name=op.f("uq_night_audits_hotel_id_business_date")),
     )
@@ -278,14 +264,10 @@ def upgrade() -> None:
             "hk_occupancy IS NULL OR hk_occupancy IN ('vacant', 'occupied')",
             name=op.f("ck_rooms_hk_occupancy"),
         ),
-        sa.CheckConstraint(
-            "hk_status IN ('dirty', 'pickup', 'clean', 'inspected')", name=op.f("ck_rooms_hk_status")
-        ),
+        sa.CheckConstraint("hk_status IN ('dirty', 'pickup', 'clean', 'inspected')", name=op.f("ck_rooms_hk_status")),
         sa.CheckConstraint("length(btrim(number)) BETWEEN 1 AND 10", name=op.f("ck_rooms_number")),
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_rooms_hotel_id_hotels")),
-        sa.ForeignKeyConstraint(
-            ["room_type_id"], ["room_types.id"], name=op.f("fk_rooms_room_type_id_room_types")
-        ),
+        sa.ForeignKeyConstraint(["room_type_id"], ["room_types.id"], name=op.f("fk_rooms_room_type_id_room_types")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rooms")),
         sa.UniqueConstraint("hotel_id", "number", name=op.f("uq_rooms_hotel_id_number")),
     )
@@ -364,21 +346,15 @@ def upgrade() -> None:
             "status IN ('confirmed', 'checked_in', 'checked_out', 'cancelled', 'no_show')",
             name=op.f("ck_bookings_status"),
         ),
-        sa.CheckConstraint(
-            "adults BETWEEN 1 AND 20 AND children BETWEEN 0 AND 20", name=op.f("ck_bookings_party")
-        ),
+        sa.CheckConstraint("adults BETWEEN 1 AND 20 AND children BETWEEN 0 AND 20", name=op.f("ck_bookings_party")),
         sa.CheckConstraint("check_out > check_in", name=op.f("ck_bookings_dates")),
         sa.CheckConstraint("rate >= 0 AND rate < 1000000", name=op.f("ck_bookings_rate")),
         sa.ForeignKeyConstraint(["guest_id"], ["guests.id"], name=op.f("fk_bookings_guest_id_guests")),
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_bookings_hotel_id_hotels")),
         sa.ForeignKeyConstraint(["room_id"], ["rooms.id"], name=op.f("fk_bookings_room_id_rooms")),
-        sa.ForeignKeyConstraint(
-            ["room_type_id"], ["room_types.id"], name=op.f("fk_bookings_room_type_id_room_types")
-        ),
+        sa.ForeignKeyConstraint(["room_type_id"], ["room_types.id"], name=op.f("fk_bookings_room_type_id_room_types")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bookings")),
-        sa.UniqueConstraint(
-            "hotel_id", "confirmation_code", name=op.f("uq_bookings_hotel_id_confirmation_code")
-        ),
+        sa.UniqueConstraint("hotel_id", "confirmation_code", name=op.f("uq_bookings_hotel_id_confirmation_code")),
     )
     op.create_index("ix_bookings_hotel_id_check_in", "bookings", ["hotel_id", "check_in"], unique=False)
     op.create_index(
@@ -428,9 +404,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["assigned_to"], ["staff_users.id"], name=op.f("fk_housekeeping_tasks_assigned_to_staff_users")
         ),
-        sa.ForeignKeyConstraint(
-            ["hotel_id"], ["hotels.id"], name=op.f("fk_housekeeping_tasks_hotel_id_hotels")
-        ),
+        sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_housekeeping_tasks_hotel_id_hotels")),
         sa.ForeignKeyConstraint(["room_id"], ["rooms.id"], name=op.f("fk_housekeeping_tasks_room_id_rooms")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_housekeeping_tasks")),
     )
@@ -524,19 +498,13 @@ def upgrade() -> None:
         sa.Column("issued_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("kind IN ('new', 'duplicate')", name=op.f("ck_key_issue_log_kind")),
         sa.CheckConstraint("key_count BETWEEN 1 AND 10", name=op.f("ck_key_issue_log_key_count")),
-        sa.ForeignKeyConstraint(
-            ["booking_id"], ["bookings.id"], name=op.f("fk_key_issue_log_booking_id_bookings")
-        ),
+        sa.ForeignKeyConstraint(["booking_id"], ["bookings.id"], name=op.f("fk_key_issue_log_booking_id_bookings")),
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_key_issue_log_hotel_id_hotels")),
-        sa.ForeignKeyConstraint(
-            ["issued_by"], ["staff_users.id"], name=op.f("fk_key_issue_log_issued_by_staff_users")
-        ),
+        sa.ForeignKeyConstraint(["issued_by"], ["staff_users.id"], name=op.f("fk_key_issue_log_issued_by_staff_users")),
         sa.ForeignKeyConstraint(["room_id"], ["rooms.id"], name=op.f("fk_key_issue_log_room_id_rooms")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_key_issue_log")),
     )
-    op.create_index(
-        "ix_key_issue_log_hotel_id_booking_id", "key_issue_log", ["hotel_id", "booking_id"], unique=False
-    )
+    op.create_index("ix_key_issue_log_hotel_id_booking_id", "key_issue_log", ["hotel_id", "booking_id"], unique=False)
     op.create_table(
         "folio_lines",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -554,18 +522,12 @@ def upgrade() -> None:
             "(kind = 'charge' AND amount > 0) OR (kind = 'payment' AND amount < 0) OR (kind = 'refund' AND amount > 0) OR (kind = 'void' AND voids_line_id IS NOT NULL)",
             name=op.f("ck_folio_lines_sign"),
         ),
-        sa.CheckConstraint(
-            "kind IN ('charge', 'payment', 'refund', 'void')", name=op.f("ck_folio_lines_kind")
-        ),
+        sa.CheckConstraint("kind IN ('charge', 'payment', 'refund', 'void')", name=op.f("ck_folio_lines_kind")),
         sa.CheckConstraint("abs(amount) < 1000000", name=op.f("ck_folio_lines_amount_range")),
-        sa.CheckConstraint(
-            "length(btrim(description)) BETWEEN 1 AND 200", name=op.f("ck_folio_lines_description")
-        ),
+        sa.CheckConstraint("length(btrim(description)) BETWEEN 1 AND 200", name=op.f("ck_folio_lines_description")),
         sa.ForeignKeyConstraint(["folio_id"], ["folios.id"], name=op.f("fk_folio_lines_folio_id_folios")),
         sa.ForeignKeyConstraint(["hotel_id"], ["hotels.id"], name=op.f("fk_folio_lines_hotel_id_hotels")),
-        sa.ForeignKeyConstraint(
-            ["posted_by"], ["staff_users.id"], name=op.f("fk_folio_lines_posted_by_staff_users")
-        ),
+        sa.ForeignKeyConstraint(["posted_by"], ["staff_users.id"], name=op.f("fk_folio_lines_posted_by_staff_users")),
         sa.ForeignKeyConstraint(
             ["voids_line_id"], ["folio_lines.id"], name=op.f("fk_folio_lines_voids_line_id_folio_lines")
         ),

@@ -26,23 +26,17 @@ def test_migrations_upgrade_from_empty_to_head_and_back_to_empty(empty_db):
     migrate.upgrade(empty_db.owner)
     assert migrate.current_revision(empty_db.owner) == migrate.head_revision()
     with empty_db.owner.connect() as conn:
-        tables = set(
-            conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
-        )
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
     assert {"bookings", "audit_log", "event_outbox", "folio_lines", "pms_connections"} <= tables
 
     migrate.downgrade(empty_db.owner, "base")
     with empty_db.owner.connect() as conn:
         left = set(
             conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                )
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
             ).scalars()
         )
-        functions = conn.execute(
-            text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'frontdesk_%'")
-        ).scalar_one()
+        functions = conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'frontdesk_%'")).scalar_one()
     assert left == set()
     assert functions == 0
     assert migrate.current_revision(empty_db.owner) is None
@@ -62,9 +56,7 @@ def _book(db, hotel, room_number, check_in, nights, status="confirmed"):
     """Insert a booking straight into the table, as the runtime role with the tenant set."""
     with tenant_session(db.app, hotel.hotel_id) as session:
         guest_id = session.execute(
-            text(
-                "INSERT INTO guests (hotel_id, last_name, name_norm) VALUES (:h, 'Test', 'test') RETURNING id"
-            ),
+            text("INSERT INTO guests (hotel_id, last_name, name_norm) VALUES (:h, 'Test', 'test') RETURNING id"),
             {"h": hotel.hotel_id},
         ).scalar_one()
         return session.execute(
@@ -176,8 +168,7 @@ def _seed_every_tenant_table(db, hotel) -> None:
         )
         event = conn.execute(
             text(
-                "INSERT INTO event_outbox (hotel_id, name, payload)"
-                " VALUES (:h, 'booking.updated', '{}') RETURNING id"
+                "INSERT INTO event_outbox (hotel_id, name, payload) VALUES (:h, 'booking.updated', '{}') RETURNING id"
             ),
             p,
         ).scalar_one()
@@ -243,9 +234,7 @@ def test_runtime_role_cannot_write_into_another_hotel(db, hotel, other_hotel):
 
 def test_runtime_role_is_neither_superuser_nor_bypassrls_and_owns_nothing(db):
     with db.app.connect() as conn:
-        role = conn.execute(
-            text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        ).one()
+        role = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
         owned = conn.execute(
             text(
                 "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -343,9 +332,7 @@ def test_outbox_insert_is_heard_only_after_commit_and_never_after_rollback(db, h
         session_cm = tenant_session(db.app, hotel.hotel_id)
         with pytest.raises(RuntimeError), session_cm as session:
             session.execute(
-                text(
-                    "INSERT INTO event_outbox (hotel_id, name, payload) VALUES (:h, 'booking.updated', '{}')"
-                ),
+                text("INSERT INTO event_outbox (hotel_id, name, payload) VALUES (:h, 'booking.updated', '{}')"),
                 {"h": hotel.hotel_id},
             )
             raise RuntimeError("roll back")
@@ -360,9 +347,7 @@ def test_notify_socket_becomes_readable_on_commit(db, hotel):
     try:
         with tenant_session(db.app, hotel.hotel_id) as session:
             session.execute(
-                text(
-                    "INSERT INTO event_outbox (hotel_id, name, payload) VALUES (:h, 'booking.updated', '{}')"
-                ),
+                text("INSERT INTO event_outbox (hotel_id, name, payload) VALUES (:h, 'booking.updated', '{}')"),
                 {"h": hotel.hotel_id},
             )
         readable, _, _ = select.select([listener.fileno()], [], [], 2.0)
