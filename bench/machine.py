@@ -37,7 +37,7 @@ def _server() -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         settings: dict[str, str] = dict(
             conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN"
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN"
                 " ('shared_buffers', 'work_mem', 'effective_cache_size', 'synchronous_commit', 'fsync', 'jit',"
                 " 'max_connections')"
             ).fetchall()
