@@ -29,11 +29,24 @@ class ScenarioResult:
         return round(self.service.p95_ms / self.raw.p95_ms, 2) if self.raw.p95_ms else 0.0
 
     @property
+    def met_target(self) -> bool:
+        return self.service.p95_ms <= self.target_ms
+
+    @property
+    def met_ratio(self) -> bool:
+        return self.ratio <= 2.0
+
+    @property
     def met(self) -> bool:
-        return self.service.p95_ms <= self.target_ms and self.ratio <= 2.0
+        return self.met_target and self.met_ratio
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self) | {"ratio_p95": self.ratio, "met": self.met}
+        return asdict(self) | {
+            "ratio_p95": self.ratio,
+            "met_target": self.met_target,
+            "met_ratio": self.met_ratio,
+            "met": self.met,
+        }
 
 
 def run_scenario(
