@@ -72,7 +72,10 @@ def run_scenario(
     finally:
         raw.close()
     plans.mkdir(parents=True, exist_ok=True)
-    header = f"-- {scenario.title}: input {scenario.inputs[0]!r}, hotel {hotel.hotel_id}, runtime role, RLS on\n\n"
+    header = (
+        f"-- {scenario.title}: input {scenario.inputs[0]!r}, database {engine.url.database}, hotel "
+        f"{hotel.hotel_id}, runtime role, RLS on\n\n"
+    )
     (plans / f"{scenario.name}.txt").write_text(header + explain(app_dsn, hotel.hotel_id, recorded[0]))
     return ScenarioResult(
         scenario.name,
