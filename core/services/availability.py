@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Date, and_, bindparam, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -29,6 +30,7 @@ from core.services.uow import requires, unit_of_work
 
 MAX_NIGHTS = 365
 OUT_OF_ORDER, OUT_OF_SERVICE = "out_of_order", "out_of_service"
+L = TypeVar("L", Room, RoomType)
 
 
 @dataclass(frozen=True)
@@ -392,25 +394,20 @@ def in_house_elsewhere(session: Session, hotel_id: int, room: Room, ignore: Sequ
 # checks take KEY SHARE), and populate_existing re-reads a row already in the session after the wait.
 
 
-def lock_room_types(session: Session, hotel_id: int, type_ids: Iterable[int]) -> dict[int, RoomType]:
-    ids = sorted(set(type_ids))
+def _lock_by_id(session: Session, model: type[L], hotel_id: int, ids: Iterable[int]) -> dict[int, L]:
     stmt = (
-        select(RoomType)
-        .where(RoomType.hotel_id == hotel_id, RoomType.id.in_(ids))
-        .order_by(RoomType.id)
+        select(model)
+        .where(model.hotel_id == hotel_id, model.id.in_(sorted(set(ids))))
+        .order_by(model.id)
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    return {room_type.id: room_type for room_type in session.scalars(stmt)}
+    return {row.id: row for row in session.scalars(stmt)}
+
+
+def lock_room_types(session: Session, hotel_id: int, type_ids: Iterable[int]) -> dict[int, RoomType]:
+    return _lock_by_id(session, RoomType, hotel_id, type_ids)
 
 
 def lock_rooms(session: Session, hotel_id: int, room_ids: Sequence[int]) -> dict[int, Room]:
-    ids = sorted(set(room_ids))
-    stmt = (
-        select(Room)
-        .where(Room.hotel_id == hotel_id, Room.id.in_(ids))
-        .order_by(Room.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    return {room.id: room for room in session.scalars(stmt)}
+    return _lock_by_id(session, Room, hotel_id, room_ids)

@@ -106,38 +106,14 @@ def test_the_app_opens_a_window_on_a_shared_database_and_quits(tmp_path, db, hot
 
 def test_user_add_stores_an_argon2_hash_and_an_audit_row(tmp_path, db, hotel):
     admin = _url(db.server.owner_url(db.name))
-    result = run_cli(
-        "user",
-        "add",
-        "--hotel",
-        hotel.name,
-        "--username",
-        "night.audit",
-        "--role",
-        "front_desk",
-        "--admin-url",
-        admin,
-        home=tmp_path,
-        env={"FRONTDESK_NEW_USER_PASSWORD": "s3cure-enough"},
-    )
+    add_user = ("user", "add", "--hotel", hotel.name, "--username", "night.audit", "--role", "front_desk")
+    password = {"FRONTDESK_NEW_USER_PASSWORD": "s3cure-enough"}
+    result = run_cli(*add_user, "--admin-url", admin, home=tmp_path, env=password)
     assert result.returncode == 0, result.stderr
     with db.owner.connect() as conn:
         stored = conn.execute(text("SELECT password_hash FROM staff_users WHERE username = 'night.audit'")).scalar_one()
         audit = conn.execute(text("SELECT details::text FROM audit_log WHERE action = 'staff.added'")).scalar_one()
     assert stored.startswith("$argon2")
     assert "s3cure" not in audit and "argon2" not in audit
-    again = run_cli(
-        "user",
-        "add",
-        "--hotel",
-        hotel.name,
-        "--username",
-        "night.audit",
-        "--role",
-        "front_desk",
-        "--admin-url",
-        admin,
-        home=tmp_path,
-        env={"FRONTDESK_NEW_USER_PASSWORD": "s3cure-enough"},
-    )
+    again = run_cli(*add_user, "--admin-url", admin, home=tmp_path, env=password)
     assert again.returncode == 2 and "already exists" in again.stderr
