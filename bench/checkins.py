@@ -63,12 +63,12 @@ class Work:
 
 def _terminal(app_url: str, actor: Actor, todo: Any, done: Any, ready: Any) -> None:
     from core.db.engine import create_app_engine
-    from core.services import bookings, stays
+    from core.services import bookings, desk_lists, stays
     from core.services.uow import bind_engine
 
     engine = create_app_engine(app_url, pool_size=1)
     bind_engine(engine)
-    bookings.arrivals(actor, dt.date.today())  # connect and warm up before the clock starts
+    desk_lists.arrivals(actor, dt.date.today())  # connect and warm up before the clock starts
     ready.wait()
     while (work := todo.get()) is not None:
         began = time.perf_counter_ns()

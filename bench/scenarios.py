@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from core.auth import Actor, Role
-from core.services import audit, availability, bookings, guests, housekeeping
+from core.services import audit, availability, desk_lists, guests, housekeeping
 
 INPUTS = 200  # distinct inputs per scenario; call i uses input i % INPUTS
 
@@ -122,7 +122,7 @@ def scenarios(hotel: Hotel) -> list[Scenario]:
             "arrivals of a day",
             "desk lists",
             5.0,
-            lambda d: bookings.arrivals(m, d),
+            lambda d: desk_lists.arrivals(m, d),
             _cycle(_days(today, range(0, 14))),
         ),
         Scenario(
@@ -130,16 +130,16 @@ def scenarios(hotel: Hotel) -> list[Scenario]:
             "departures of a day",
             "desk lists",
             5.0,
-            lambda d: bookings.departures(m, d),
+            lambda d: desk_lists.departures(m, d),
             _cycle(_days(today, range(-13, 1))),
         ),
-        Scenario("in_house", "in-house list", "desk lists", 5.0, lambda _: bookings.in_house(m), [None] * INPUTS),
+        Scenario("in_house", "in-house list", "desk lists", 5.0, lambda _: desk_lists.in_house(m), [None] * INPUTS),
         Scenario(
             "room_rack_14_days",
             "room rack, 1,000 rooms x 14 days",
             "room rack",
             5.0,
-            lambda d: bookings.room_rack(m, d, 14),
+            lambda d: desk_lists.room_rack(m, d, 14),
             _cycle(_days(today, range(-7, 8))),
         ),
         Scenario(

@@ -44,7 +44,8 @@ _BEGIN_WITH_CONTEXT = (
 
 
 def sqlstate(exc: BaseException) -> str | None:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None)
+    """The SQLSTATE of a driver error, raised directly or wrapped by SQLAlchemy."""
+    return getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
 
 
 @contextmanager
@@ -71,9 +72,22 @@ def tenant_session(
         statement_timeout=int(statement_timeout_ms),
     )
     bind = _explicit_transactions(engine)
-    with Session(bind=bind, expire_on_commit=False, autoflush=True) as session, session.begin():
-        connection = session.connection()
-        connection.exec_driver_sql(begin)
+    for attempt in (1, 2):
+        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        transaction = session.begin()
+        try:
+            connection = session.connection()
+            connection.exec_driver_sql(begin)
+        except DBAPIError as exc:
+            session.close()
+            # A pooled connection the server has dropped fails here, before anything ran: SQLAlchemy has
+            # invalidated the pool, so the second attempt connects afresh.
+            if exc.connection_invalidated and attempt == 1:
+                log.warning("database connection lost; opening the transaction on a new connection")
+                continue
+            raise
+        break
+    with session, transaction:
         driver = connection.connection.driver_connection
         if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
             raise RuntimeError("the tenant transaction did not open; refusing to run without one")

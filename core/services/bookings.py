@@ -1,5 +1,5 @@
 """Bookings: create (with its folio), walk-in, change, room assignment, moves and swaps, cancel, no-show,
-reinstate, and the desk's lists (arrivals, departures, in-house, a guest's stays, the room rack).
+reinstate, one booking's detail and a guest's stays (the desk's lists are in ``desk_lists``).
 
 Every change locks what it competes for in one order (booking rows, then room types, then rooms, each
 by id) so two terminals serialise instead of deadlocking; the exclusion constraint on bookings stays the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, BindParameter, ColumnElement, Date, Select, bindparam, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,6 @@ from core.models import (
     FolioLine,
     Guest,
     Room,
-    RoomOverlay,
     RoomType,
 )
 from core.normalize import clean_text
@@ -74,12 +73,10 @@ MAX_CHILDREN = 10
 MAX_NOTES = 2000
 MAX_REASON = 200
 MAX_RATE = Decimal("1000000")
-MAX_RACK_DAYS = 62
 CENT = Decimal("0.01")
 # No 0/O, 1/I/L: a code is read out over the phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-RACK_STATUSES = (*ACTIVE_BOOKING_STATUSES, "checked_out")
 STATUS_WORDS = {
     "confirmed": "confirmed",
     "checked_in": "checked in",
@@ -136,35 +133,10 @@ class Cancellation:
     refund_line_ids: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class RackCell:
-    booking_id: int | None  # None for an out-of-order / out-of-service night
-    label: str  # the guest's name, or the overlay's reason
-    status: str  # the booking's status, or out_of_order / out_of_service
-    starts_here: bool  # the first night of the stay or window shown on the rack
-
-
-@dataclass(frozen=True)
-class RackRoom:
-    room_id: int
-    number: str
-    floor: int
-    room_type_code: str
-    hk_status: str
-    cells: tuple[RackCell | None, ...]  # one per day of the rack; None = free
-
-
-@dataclass(frozen=True)
-class RoomRack:
-    days: tuple[dt.date, ...]
-    rooms: tuple[RackRoom, ...]
-    unassigned: tuple[BookingRow, ...]  # active stays in the range that have no room yet
-
-
 # --- input checks --------------------------------------------------------------------------------
 
 
-def _count(value: object, what: str, low: int, high: int) -> int:
+def checked_count(value: object, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationError(f"{what} must be a whole number from {low} to {high}, not {value!r}.")
     return value
@@ -399,7 +371,7 @@ def _transact(actor: Actor, permission: Permission, work: Callable[[UnitOfWork],
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _guest_name(last: str, first: str) -> str:
+def guest_name(last: str, first: str) -> str:
     return f"{last}, {first}" if first else last
 
 
@@ -423,7 +395,9 @@ _ROW_COLUMNS = (
 )
 
 
-def _rows_query(hotel_id: int | BindParameter[int], *conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+def booking_rows_query(
+    hotel_id: int | BindParameter[int], *conditions: ColumnElement[bool]
+) -> Select[*tuple[Any, ...]]:
     stmt: Select[*tuple[Any, ...]] = (
         select(*_ROW_COLUMNS)
         .join(Guest, Guest.id == Booking.guest_id)
@@ -434,39 +408,20 @@ def _rows_query(hotel_id: int | BindParameter[int], *conditions: ColumnElement[b
     return stmt
 
 
-def _row(values: Sequence[Any]) -> BookingRow:
+def booking_row(values: Sequence[Any]) -> BookingRow:
     """A BookingRow from the columns of ``_ROW_COLUMNS`` (the guest's two name columns become one)."""
-    fields = [*values[:4], _guest_name(values[4], values[5]), *values[6 : len(_ROW_COLUMNS)]]
+    fields = [*values[:4], guest_name(values[4], values[5]), *values[6 : len(_ROW_COLUMNS)]]
     return BookingRow(*fields)
 
 
 def _rows(session: Session, stmt: Select[*tuple[Any, ...]]) -> tuple[BookingRow, ...]:
-    return tuple(_row(values) for values in session.execute(stmt))
-
-
-# The desk's lists and the rack run statements built once with bind parameters (building a statement costs
-# more than running it), as plain rows through the session's connection (no ORM result processing).
-_HOTEL = bindparam("hotel", type_=BigInteger)
-_DAY, _START, _END = bindparam("day", type_=Date), bindparam("start", type_=Date), bindparam("end", type_=Date)
-_BY_ROOM_NUMBER = (func.length(Room.number), Room.number, Booking.id)
-_ARRIVALS = _rows_query(_HOTEL, Booking.check_in == _DAY, Booking.status.in_(ACTIVE_BOOKING_STATUSES)).order_by(
-    Guest.name_norm, Booking.id
-)
-_DEPARTURES = _rows_query(
-    _HOTEL, Booking.check_out == _DAY, Booking.status.in_(("checked_in", "checked_out"))
-).order_by(*_BY_ROOM_NUMBER)
-_IN_HOUSE = _rows_query(_HOTEL, Booking.status == "checked_in").order_by(*_BY_ROOM_NUMBER)
-
-
-def _listed(session: Session, stmt: Select[*tuple[Any, ...]], **parameters: Any) -> tuple[BookingRow, ...]:
-    # all() fetches every row in one driver call; iterating the result would fetch them one by one.
-    return tuple(_row(values) for values in session.connection().execute(stmt, parameters).all())
+    return tuple(booking_row(values) for values in session.execute(stmt))
 
 
 def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
     session, hotel_id = uow.session, uow.actor.hotel_id
     session.flush()
-    stmt = _rows_query(hotel_id, Booking.id == booking_id).add_columns(
+    stmt = booking_rows_query(hotel_id, Booking.id == booking_id).add_columns(
         Booking.rate,
         Booking.notes,
         Booking.source,
@@ -493,7 +448,7 @@ def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
         )
         balance = Decimal(total or 0)
     return BookingDetail(
-        **vars(_row(values)),
+        **vars(booking_row(values)),
         rate=rate,
         notes=notes,
         source=source,
@@ -516,127 +471,13 @@ def get_booking(actor: Actor, booking_id: int) -> BookingDetail:
 
 
 @requires(Permission.BOOKINGS_READ)
-def arrivals(actor: Actor, day: dt.date) -> tuple[BookingRow, ...]:
-    """Stays starting on ``day`` still expected or already arrived (confirmed, checked in), by guest name."""
-    day = checked_day(day, "The day")
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _listed(uow.session, _ARRIVALS, hotel=actor.hotel_id, day=day)
-
-
-@requires(Permission.BOOKINGS_READ)
-def departures(actor: Actor, day: dt.date) -> tuple[BookingRow, ...]:
-    """Stays ending on ``day``: still in house (due out) or already checked out, by room number."""
-    day = checked_day(day, "The day")
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _listed(uow.session, _DEPARTURES, hotel=actor.hotel_id, day=day)
-
-
-@requires(Permission.BOOKINGS_READ)
-def in_house(actor: Actor) -> tuple[BookingRow, ...]:
-    """Every checked-in stay, by room number."""
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _listed(uow.session, _IN_HOUSE, hotel=actor.hotel_id)
-
-
-@requires(Permission.BOOKINGS_READ)
 def guest_bookings(actor: Actor, guest_id: int) -> tuple[BookingRow, ...]:
     """All bookings of one guest, latest arrival first."""
     guest_id = checked_id(guest_id, "The guest")
     with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
         uow.get(Guest, guest_id, "Guest")
-        stmt = _rows_query(actor.hotel_id, Booking.guest_id == guest_id)
+        stmt = booking_rows_query(actor.hotel_id, Booking.guest_id == guest_id)
         return _rows(uow.session, stmt.order_by(Booking.check_in.desc(), Booking.id.desc()))
-
-
-_RACK_ROOMS = (
-    select(Room.id, Room.number, Room.floor, RoomType.code, Room.hk_status)
-    .join(RoomType, RoomType.id == Room.room_type_id)
-    .where(Room.hotel_id == _HOTEL)
-)
-_RACK_OVERLAYS = (
-    select(RoomOverlay.room_id, RoomOverlay.kind, RoomOverlay.reason, RoomOverlay.starts_on, RoomOverlay.ends_on)
-    .where(
-        RoomOverlay.hotel_id == _HOTEL,
-        RoomOverlay.released.is_(False),
-        RoomOverlay.ends_on > _START,
-        RoomOverlay.starts_on < _END,
-    )
-    .order_by(RoomOverlay.starts_on)
-)
-# Stays win over overlays; active stays come last so they win over a checked-out one.
-_RACK_STAYS = (
-    select(
-        Booking.id,
-        Booking.room_id,
-        Booking.status,
-        Booking.check_in,
-        Booking.check_out,
-        Guest.last_name,
-        Guest.first_name,
-    )
-    .join(Guest, Guest.id == Booking.guest_id)
-    .where(
-        Booking.hotel_id == _HOTEL,
-        Booking.room_id.is_not(None),
-        Booking.status.in_(RACK_STATUSES),
-        Booking.check_out > _START,
-        Booking.check_in < _END,
-    )
-    .order_by((Booking.status == "checked_out").desc(), Booking.check_in)
-)
-_RACK_UNASSIGNED = _rows_query(
-    _HOTEL,
-    Booking.room_id.is_(None),
-    Booking.status.in_(ACTIVE_BOOKING_STATUSES),
-    Booking.check_out > _START,
-    Booking.check_in < _END,
-).order_by(Booking.check_in, Booking.id)
-
-
-@requires(Permission.BOOKINGS_READ)
-def room_rack(actor: Actor, start: dt.date, days: int = 14) -> RoomRack:
-    """Rooms x days from ``start``: which stay (or out-of-order / out-of-service window) holds each room
-    on each night, plus the active stays of those days that have no room yet."""
-    start = checked_day(start, "The first day")
-    days = _count(days, "The number of days", 1, MAX_RACK_DAYS)
-    window = {"hotel": actor.hotel_id, "start": start, "end": start + dt.timedelta(days=days)}
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        connection = uow.session.connection()
-        rooms = connection.execute(_RACK_ROOMS, window).all()
-        grid: dict[int, list[RackCell | None]] = {room.id: [None] * days for room in rooms}
-        for room_id, kind, reason, first, last in connection.execute(_RACK_OVERLAYS, window).all():
-            _paint(grid[room_id], start, first, last, None, reason, kind)
-        for booking_id, stay_room_id, status, first, last, last_name, first_name in connection.execute(
-            _RACK_STAYS, window
-        ).all():
-            assert stay_room_id is not None  # filtered in the statement
-            _paint(grid[stay_room_id], start, first, last, booking_id, _guest_name(last_name, first_name), status)
-        unassigned = _listed(uow.session, _RACK_UNASSIGNED, **window)
-    ordered = sorted(rooms, key=lambda r: (r.floor, len(r.number), r.number))
-    return RoomRack(
-        days=tuple(start + dt.timedelta(days=i) for i in range(days)),
-        rooms=tuple(RackRoom(r.id, r.number, r.floor, r.code, r.hk_status, tuple(grid[r.id])) for r in ordered),
-        unassigned=unassigned,
-    )
-
-
-def _paint(
-    cells: list[RackCell | None],
-    start: dt.date,
-    first: dt.date,
-    last: dt.date,
-    booking_id: int | None,
-    label: str,
-    status: str,
-) -> None:
-    """Put a stay or window on the rack days of [first, last); the first one shown is marked as the start.
-    The days after it share one cell (cells are frozen): a 14-day rack of 1,000 rooms stays cheap."""
-    lo, hi = max((first - start).days, 0), min((last - start).days, len(cells))
-    if lo >= hi:
-        return
-    cells[lo] = RackCell(booking_id, label, status, True)
-    if hi - lo > 1:
-        cells[lo + 1 : hi] = [RackCell(booking_id, label, status, False)] * (hi - lo - 1)
 
 
 # --- creating ------------------------------------------------------------------------------------
@@ -672,8 +513,8 @@ def _checked_new_stay(
         room_type_id=checked_id(room_type_id, "The room type"),
         check_in=start,
         check_out=end,
-        adults=_count(adults, "The number of adults", 1, 20),
-        children=_count(children, "The number of children", 0, MAX_CHILDREN),
+        adults=checked_count(adults, "The number of adults", 1, 20),
+        children=checked_count(children, "The number of children", 0, MAX_CHILDREN),
         rate=None if rate is None else _rate(rate),
         room_id=None if room_id is None else checked_id(room_id, "The room"),
         notes=clean_text(notes, "The notes", max_length=MAX_NOTES, multiline=True),
@@ -840,8 +681,8 @@ def update_booking(
     given = {
         "check_in": None if check_in is None else checked_day(check_in, "The check-in date"),
         "check_out": None if check_out is None else checked_day(check_out, "The check-out date"),
-        "adults": None if adults is None else _count(adults, "The number of adults", 1, 20),
-        "children": None if children is None else _count(children, "The number of children", 0, MAX_CHILDREN),
+        "adults": None if adults is None else checked_count(adults, "The number of adults", 1, 20),
+        "children": None if children is None else checked_count(children, "The number of children", 0, MAX_CHILDREN),
         "room_type_id": None if room_type_id is None else checked_id(room_type_id, "The room type"),
         "rate": None if rate is None else _rate(rate),
         "notes": None if notes is None else clean_text(notes, "The notes", max_length=MAX_NOTES, multiline=True),

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.auth import Actor, Permission
+from core.db import reads
 from core.db.transaction import sqlstate, tenant_session, with_retry
 from core.errors import (
     ConcurrencyConflict,
@@ -202,10 +204,21 @@ def transact(
         raise translate(exc) from None
 
 
-def translate(exc: DBAPIError) -> Exception:
+def read(actor: Actor, permission: Permission | None, *queries: reads.Query) -> list[reads.Rows]:
+    """The rows of each read-only statement, run for the actor's hotel in one round trip (``core.db.reads``);
+    statements use psycopg placeholders."""
+    if permission is not None:
+        actor.require(permission)
+    try:
+        return reads.read(bound_engine(), actor.hotel_id, queries, user_id=actor.user_id)
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+def translate(exc: DBAPIError | psycopg.Error) -> Exception:
     """Map a database error that escaped a service onto the domain error a person can act on."""
     code = sqlstate(exc)
-    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    diag = exc.diag if isinstance(exc, psycopg.Error) else getattr(exc.orig, "diag", None)
     detail = (getattr(diag, "message_primary", None) or "").strip()
     if code == "23P01":
         return RoomUnavailable("The room is already booked for some of those nights.")

@@ -20,7 +20,7 @@ from sqlalchemy import event, text
 
 from core.auth import Actor
 from core.errors import InvalidTransition, NotFound, PermissionDenied, RoomUnavailable, ValidationError
-from core.services import bookings
+from core.services import bookings, desk_lists
 from core.services import uow as uow_module
 from core.services.bookings import CODE_ALPHABET, CODE_LENGTH
 from tests import conftest
@@ -975,9 +975,9 @@ def test_arrivals_departures_in_house_and_guest_history(db, hotel, other_hotel):
     first = book(hotel, guest, today + 3 * DAY)
     second = book(hotel, guest, today + 9 * DAY)
 
-    assert [r.booking_id for r in bookings.arrivals(hotel.front_desk, today)] == [arrived, due]
-    assert [r.booking_id for r in bookings.departures(hotel.front_desk, today)] == [left, leaving]
-    assert [(r.room_number, r.booking_id) for r in bookings.in_house(hotel.front_desk)] == [
+    assert [r.booking_id for r in desk_lists.arrivals(hotel.front_desk, today)] == [arrived, due]
+    assert [r.booking_id for r in desk_lists.departures(hotel.front_desk, today)] == [left, leaving]
+    assert [(r.room_number, r.booking_id) for r in desk_lists.in_house(hotel.front_desk)] == [
         ("103", arrived),
         ("108", staying),
         ("110", leaving),
@@ -988,16 +988,16 @@ def test_arrivals_departures_in_house_and_guest_history(db, hotel, other_hotel):
     with pytest.raises(NotFound):
         bookings.guest_bookings(hotel.front_desk, make_guest(db, other_hotel))
     for read in (
-        lambda: bookings.arrivals(hotel.housekeeping, today),
-        lambda: bookings.departures(hotel.housekeeping, today),
-        lambda: bookings.in_house(hotel.housekeeping),
+        lambda: desk_lists.arrivals(hotel.housekeeping, today),
+        lambda: desk_lists.departures(hotel.housekeeping, today),
+        lambda: desk_lists.in_house(hotel.housekeeping),
         lambda: bookings.guest_bookings(hotel.housekeeping, guest),
-        lambda: bookings.room_rack(hotel.housekeeping, today),
+        lambda: desk_lists.room_rack(hotel.housekeeping, today),
     ):
         with pytest.raises(PermissionDenied):
             read()
     with pytest.raises(ValidationError):
-        bookings.arrivals(hotel.front_desk, NOT_A_DATE)
+        desk_lists.arrivals(hotel.front_desk, NOT_A_DATE)
 
 
 def test_room_rack_shows_who_holds_each_room_each_night(db, hotel):
@@ -1010,7 +1010,7 @@ def test_room_rack_shows_who_holds_each_room_each_night(db, hotel):
     add_overlay(db, hotel, "105", "out_of_order", today + DAY, today + 2 * DAY)
     waiting, _ = make_booking(db.owner, hotel, check_in=today + DAY, nights=1)
 
-    rack = bookings.room_rack(hotel.front_desk, today, days=4)
+    rack = desk_lists.room_rack(hotel.front_desk, today, days=4)
 
     assert rack.days == tuple(today + i * DAY for i in range(4))
     assert [r.number for r in rack.rooms] == [f"1{i:02d}" for i in range(1, 11)]
@@ -1023,9 +1023,9 @@ def test_room_rack_shows_who_holds_each_room_each_night(db, hotel):
     assert [c.status if c else None for c in room_105.cells] == [None, "out_of_order", None, None]
     assert [r.booking_id for r in rack.unassigned] == [waiting]
     with pytest.raises(ValidationError):
-        bookings.room_rack(hotel.front_desk, today, days=0)
+        desk_lists.room_rack(hotel.front_desk, today, days=0)
     with pytest.raises(ValidationError):
-        bookings.room_rack(hotel.front_desk, today, days=63)
+        desk_lists.room_rack(hotel.front_desk, today, days=63)
 
 
 def make_busy_hotel(db) -> HotelFixture:
@@ -1119,16 +1119,16 @@ def test_every_bookings_query_of_the_reads_is_served_by_an_index_under_rls(db):
         db,
         busy,
         [
-            lambda: bookings.arrivals(actor, today),
-            lambda: bookings.departures(actor, today),
-            lambda: bookings.in_house(actor),
+            lambda: desk_lists.arrivals(actor, today),
+            lambda: desk_lists.departures(actor, today),
+            lambda: desk_lists.in_house(actor),
             lambda: bookings.guest_bookings(actor, guest),
-            lambda: bookings.room_rack(actor, today),
+            lambda: desk_lists.room_rack(actor, today),
             lambda: bookings.get_booking(actor, booking_id),
         ],
     )
     assert sent >= 7
-    assert len(bookings.in_house(actor)) == 100 and len(bookings.arrivals(actor, today)) == 100
+    assert len(desk_lists.in_house(actor)) == 100 and len(desk_lists.arrivals(actor, today)) == 100
 
 
 # --- permissions ---------------------------------------------------------------------------------
