@@ -57,7 +57,7 @@ def run_scenario(
     *,
     calls: int,
     warmup: int,
-    plans: Path,
+    plans: Path | None,
 ) -> ScenarioResult:
     recorded = record_calls(engine, scenario.call, scenario.inputs)
     count = len(scenario.inputs)
@@ -71,12 +71,13 @@ def run_scenario(
         )
     finally:
         raw.close()
-    plans.mkdir(parents=True, exist_ok=True)
-    header = (
-        f"-- {scenario.title}: input {scenario.inputs[0]!r}, database {engine.url.database}, hotel "
-        f"{hotel.hotel_id}, runtime role, RLS on\n\n"
-    )
-    (plans / f"{scenario.name}.txt").write_text(header + explain(app_dsn, hotel.hotel_id, recorded[0]))
+    if plans is not None:
+        plans.mkdir(parents=True, exist_ok=True)
+        header = (
+            f"-- {scenario.title}: input {scenario.inputs[0]!r}, database {engine.url.database}, hotel "
+            f"{hotel.hotel_id}, runtime role, RLS on\n\n"
+        )
+        (plans / f"{scenario.name}.txt").write_text(header + explain(app_dsn, hotel.hotel_id, recorded[0]))
     return ScenarioResult(
         scenario.name,
         scenario.title,
@@ -96,7 +97,7 @@ def run_all(
     *,
     calls: int,
     warmup: int,
-    plans: Path,
+    plans: Path | None,
     log: Callable[[str], None] = print,
 ) -> list[ScenarioResult]:
     results = []

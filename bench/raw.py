@@ -1,9 +1,10 @@
 """The floor: the statements a service call sends, replayed as raw psycopg prepared statements.
 
-A service call is run once per input with a listener on the engine that records every statement it
-sends (SQL text as the driver receives it, and its parameters), except the tenant setting. The raw client
-then replays exactly those statements on a plain psycopg connection as the runtime role: one transaction
-per call, ``set_config`` first, each statement prepared, COMMIT. The ratio service / raw is what the
+A service call is run once per input with listeners on the engine and on ``core.db.reads`` that record
+every statement it sends (SQL text as the driver receives it, and its parameters), except the tenant
+setting. The raw client then replays exactly those statements on a plain psycopg connection as the
+runtime role in the fewest round trips the protocol allows: ``set_config`` and every statement, each
+prepared, in one pipeline (one implicit transaction, one round trip). The ratio service / raw is what the
 service layer (SQLAlchemy, result objects, extra round trips) costs on top of the same SQL.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, event
+
+from core.db import reads
 
 Statement = tuple[str, Any]
 _TENANT_MARK = "set_config('app.hotel_id'"
@@ -32,7 +35,8 @@ def recording(engine: Engine) -> Iterator[list[Statement]]:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        yield statements
+        with reads.listening(lambda sql, params: statements.append((sql, params))):
+            yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -48,22 +52,18 @@ def record_calls(engine: Engine, call: Callable[[Any], object], inputs: list[Any
 
 
 class RawClient:
-    """One runtime-role connection; ``run`` is one tenant transaction replaying recorded statements."""
+    """One runtime-role connection; ``run`` replays recorded statements for the hotel in one round trip."""
 
     def __init__(self, dsn: str, hotel_id: int) -> None:
-        self.conn = psycopg.connect(dsn, application_name="frontdesk-bench-raw")
+        self.conn = psycopg.connect(dsn, application_name="frontdesk-bench-raw", autocommit=True)
         self.tenant = (str(hotel_id),)
 
     def run(self, statements: list[Statement]) -> int:
         conn = self.conn
-        conn.execute(SET_TENANT, self.tenant, prepare=True)
-        rows = 0
-        for sql_text, params in statements:
-            cur = conn.execute(sql_text, params, prepare=True)
-            if cur.description is not None:
-                rows += len(cur.fetchall())
-        conn.commit()
-        return rows
+        with conn.pipeline():
+            conn.execute(SET_TENANT, self.tenant, prepare=True)
+            cursors = [conn.execute(sql_text, params, prepare=True) for sql_text, params in statements]
+        return sum(len(cur.fetchall()) for cur in cursors if cur.description is not None)
 
     def close(self) -> None:
         self.conn.close()

@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="check-in rounds of each kind")
     parser.add_argument("--events", type=int, default=1000, help="events for the latency run")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: reads,throughput,checkins,events")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not write results or docs")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not write results, plans or docs")
     parser.add_argument("--profile", default="", help="comma-separated scenarios to run under cProfile, then stop")
     args = parser.parse_args()
     if args.calls < 100:
@@ -80,7 +80,13 @@ def main() -> None:
         if "reads" not in skip:
             print(f"read scenarios, hotel {hotel.hotel_id}, {args.calls} calls each after {args.warmup} warm-up:")
             reads = run_all(
-                chosen, engine, db.app_dsn(), hotel, calls=args.calls, warmup=args.warmup, plans=RESULTS / "plans"
+                chosen,
+                engine,
+                db.app_dsn(),
+                hotel,
+                calls=args.calls,
+                warmup=args.warmup,
+                plans=None if args.no_write else RESULTS / "plans",
             )
             result["scenarios"] = [r.as_json() for r in reads]
         if "throughput" not in skip:
