@@ -151,12 +151,7 @@ def _engines(pg_server: Server, name: str) -> TestDatabase:
 def new_database(pg_server: Server, template: str | None) -> TestDatabase:
     name = f"fdtest_{os.getpid()}_{next(_counter)}"
     create_database(pg_server, name, template)
-    return TestDatabase(
-        name=name,
-        owner=create_app_engine(pg_server.owner_url(name)),
-        app=create_app_engine(pg_server.app_url(name), pool_size=10),
-        server=pg_server,
-    )
+    return _engines(pg_server, name)
 
 
 def close_database(database: TestDatabase) -> None:

@@ -7,13 +7,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, select, tuple_
-
 from core import normalize
 from core.auth import Actor, Permission
 from core.errors import ValidationError
-from core.models import AuditEntry, StaffUser
-from core.services.uow import requires, unit_of_work
+from core.services.uow import read, requires
 
 PAGE_SIZE = 50
 SYSTEM_USER = "system"
@@ -63,18 +60,18 @@ def _checked(criteria: AuditFilter) -> AuditFilter:
     return criteria
 
 
-_COLUMNS = (
-    AuditEntry.id,
-    AuditEntry.at,
-    AuditEntry.user_id,
-    AuditEntry.action,
-    AuditEntry.resource_type,
-    AuditEntry.resource_id,
-    AuditEntry.details,
-)
-
-
 _FILTERS = ("action", "resource_type", "resource_id", "user_id", "since", "until", "before_id")
+_CONDITIONS = {
+    "action": "a.action = %(action)s",
+    "resource_type": "a.resource_type = %(resource_type)s",
+    "resource_id": "a.resource_id = %(resource_id)s",
+    "user_id": "a.user_id = %(user_id)s",
+    "since": "a.at >= %(since)s",
+    "until": "a.at < %(until)s",
+    # Keyset on (at, id); the time of the last row shown is looked up in the same statement.
+    "before_id": "(a.at, a.id) < ((SELECT b.at FROM audit_log b WHERE b.id = %(before_id)s::bigint),"
+    " %(before_id)s::bigint)",
+}
 
 
 def _parameters(criteria: AuditFilter, hotel_id: int, before_id: int | None) -> dict[str, Any]:
@@ -91,44 +88,25 @@ def _parameters(criteria: AuditFilter, hotel_id: int, before_id: int | None) -> 
 
 
 @functools.cache
-def _statement(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
-    """The page query for one combination of filters, built once (building a statement costs more than
-    running it): newest first by (at, id), so the (hotel_id, at, id) and (hotel_id, action, at, id) indexes
-    hand a page over in order, about 50 index entries however wide the time window is."""
-    query = (
-        select(*_COLUMNS, StaffUser.full_name)
-        .outerjoin(StaffUser, StaffUser.id == AuditEntry.user_id)
-        .where(AuditEntry.hotel_id == bindparam("hotel_id"))
+def _statement(filters: frozenset[str]) -> str:
+    """The page query for one combination of filters, built once: newest first by (at, id), so the
+    (hotel_id, at, id) and (hotel_id, action, at, id) indexes hand a page over in order, about 50 index
+    entries however wide the time window is."""
+    conditions = ["a.hotel_id = %(hotel_id)s", *(_CONDITIONS[name] for name in _FILTERS if name in filters)]
+    return (
+        "SELECT a.id, a.at, a.user_id, a.action, a.resource_type, a.resource_id, a.details, s.full_name"
+        " FROM audit_log a LEFT JOIN staff_users s ON s.id = a.user_id"
+        f" WHERE {' AND '.join(conditions)}"
+        f" ORDER BY a.at DESC, a.id DESC LIMIT {PAGE_SIZE + 1}"
     )
-    if "action" in filters:
-        query = query.where(AuditEntry.action == bindparam("action"))
-    if "resource_type" in filters:
-        query = query.where(AuditEntry.resource_type == bindparam("resource_type"))
-    if "resource_id" in filters:
-        query = query.where(AuditEntry.resource_id == bindparam("resource_id"))
-    if "user_id" in filters:
-        query = query.where(AuditEntry.user_id == bindparam("user_id"))
-    if "since" in filters:
-        query = query.where(AuditEntry.at >= bindparam("since"))
-    if "until" in filters:
-        query = query.where(AuditEntry.at < bindparam("until"))
-    if "before_id" in filters:
-        # Keyset on (at, id); the time of the last row shown is looked up in the same statement.
-        before = bindparam("before_id", type_=BigInteger)
-        before_at = select(AuditEntry.at).where(AuditEntry.id == before).scalar_subquery()
-        query = query.where(tuple_(AuditEntry.at, AuditEntry.id) < tuple_(before_at, before))
-    return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(PAGE_SIZE + 1)
 
 
 @requires(Permission.AUDIT_READ)
 def search_audit(actor: Actor, criteria: AuditFilter | None = None, before_id: int | None = None) -> AuditPage:
     """Up to 50 audit rows matching ``criteria``, newest first, older than ``before_id`` when given."""
     checked = _checked(criteria or AuditFilter())
-    with unit_of_work(actor, Permission.AUDIT_READ) as uow:
-        # Plain rows through the connection: no ORM result processing for a read-only page.
-        parameters = _parameters(checked, actor.hotel_id, before_id)
-        statement = _statement(frozenset(parameters) & frozenset(_FILTERS))
-        found = uow.session.connection().execute(statement, parameters).all()
+    parameters = _parameters(checked, actor.hotel_id, before_id)
+    [found] = read(actor, Permission.AUDIT_READ, (_statement(frozenset(parameters)), parameters))
     rows = tuple(
         AuditRow(
             id=row_id,
@@ -138,7 +116,7 @@ def search_audit(actor: Actor, criteria: AuditFilter | None = None, before_id: i
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,
-            details=dict(details),
+            details=details,
         )
         for row_id, at, user_id, action, resource_type, resource_id, details, full_name in found[:PAGE_SIZE]
     )
