@@ -7,21 +7,23 @@ on an index under row-level security (see DESIGN "RLS and indexes").
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from core import normalize
 from core.auth import Actor, Permission
+from core.db import reads
 from core.errors import ValidationError
 from core.events.catalog import GuestChanged
-from core.models import Booking, Guest
-from core.services.uow import UnitOfWork, requires, unit_of_work
+from core.models import Guest
+from core.services.uow import UnitOfWork, read, requires, unit_of_work
 
 SEARCH_LIMIT = 20
 DUPLICATE_LIMIT = 100
@@ -214,72 +216,102 @@ def get_guest(actor: Actor, guest_id: int) -> GuestRow:
 # --- search as you type --------------------------------------------------------------------------
 
 
-# In GuestRow's field order: search reads plain rows, not Guest objects.
-_ROW_COLUMNS = (
-    Guest.id,
-    Guest.last_name,
-    Guest.first_name,
-    Guest.email,
-    Guest.phone,
-    Guest.vip,
-    Guest.notes,
-    Guest.source,
-)
+def _prefix(column: str, name: str) -> str:
+    """``column`` starts with the text bound as ``name_from`` .. ``name_to`` (see ``_range``). The bounds sit
+    in sub-selects so that no plan depends on their values: PostgreSQL then keeps one generic plan for the
+    statement instead of planning it again for every key stroke, which costs more than running it."""
+    return f"{column} >= (SELECT %({name}_from)s::text) AND {column} < (SELECT %({name}_to)s::text)"
 
 
-def _between(column: QueryableAttribute[Any], name: str) -> ColumnElement[bool]:
-    """``column >= :name_from AND column < :name_to``: a prefix range PostgreSQL can take from a C-collated
-    index (see ``_range``)."""
-    return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+# One branch per look-up: (what it matched on, its condition, its order). Each stays on one index; the
+# parameters are named per branch because one statement carries them all.
+_BRANCHES = {
+    "confirmation": (
+        "confirmation",
+        "g.id IN (SELECT b.guest_id FROM bookings b WHERE b.hotel_id = %(hotel)s AND b.confirmation_code = %(code)s)",
+        "g.id",
+    ),
+    "phone": ("phone", _prefix("g.phone_norm", "phone"), "g.phone_norm"),
+    "name": ("name", _prefix("g.name_norm", "name"), "g.name_norm"),
+    "first_name": ("first_name", _prefix("g.first_norm", "first"), "g.first_norm, g.name_norm"),
+    "first_then_last": (
+        "name",
+        f"{_prefix('g.name_norm', 'family')} AND {_prefix('g.first_norm', 'given')}",
+        "g.name_norm",
+    ),
+    "email": ("email", _prefix("g.email_norm", "email"), "g.email_norm"),
+}
+_GUEST_COLUMNS = "g.id, g.last_name, g.first_name, g.email, g.phone, g.vip, g.notes, g.source"  # GuestRow's order
+_STAY_COLUMNS = "b.id, b.confirmation_code, b.check_in, b.check_out, b.status, r.number"  # StayRef's order
+# Where each part sits in a result row: branch, position, the guest, the next stay, the last stay.
+_GUEST, _NEXT, _LAST = slice(2, 10), slice(10, 16), slice(16, 22)
+
+
+@functools.cache
+def _search_statement(branches: tuple[str, ...]) -> str:
+    """Every look-up the typed text can mean in one statement: each branch's first 20 guests in its order, a
+    guest found by several kept where first found, the first 20 of those in branch order, and with each the
+    current or next active stay and the last finished one (the business date read inside)."""
+    selects = " UNION ALL ".join(
+        f"(SELECT {n} AS branch, row_number() OVER (ORDER BY {order}) AS pos, {_GUEST_COLUMNS} FROM guests g"
+        f" WHERE g.hotel_id = %(hotel)s AND {condition} ORDER BY {order} LIMIT {SEARCH_LIMIT})"
+        for n, (_, condition, order) in enumerate(_BRANCHES[branch] for branch in branches)
+    )
+    return f"""
+SELECT h.*, n.*, l.* FROM (
+    SELECT * FROM (SELECT DISTINCT ON (id) * FROM ({selects}) found ORDER BY id, branch, pos) first_found
+    ORDER BY branch, pos LIMIT {SEARCH_LIMIT}
+) h
+LEFT JOIN LATERAL (
+    SELECT {_STAY_COLUMNS} FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
+    WHERE b.hotel_id = %(hotel)s AND b.guest_id = h.id AND b.status IN ('confirmed', 'checked_in')
+      AND b.check_out > (SELECT d.business_date FROM hotels d WHERE d.id = %(hotel)s)
+    ORDER BY b.check_in LIMIT 1
+) n ON true
+LEFT JOIN LATERAL (
+    SELECT {_STAY_COLUMNS} FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
+    WHERE b.hotel_id = %(hotel)s AND b.guest_id = h.id AND b.status = 'checked_out'
+    ORDER BY b.check_out DESC LIMIT 1
+) l ON true
+ORDER BY h.branch, h.pos"""
 
 
 def _range(name: str, prefix: str) -> dict[str, str]:
+    """``name_from`` and ``name_to`` of a prefix range PostgreSQL can take from a C-collated index."""
     return {f"{name}_from": prefix, f"{name}_to": normalize.prefix_upper_bound(prefix)}
 
 
-# The look-ups, built once with bind parameters: building a statement costs more than running it.
-_MINE = select(*_ROW_COLUMNS).where(Guest.hotel_id == bindparam("hotel"))
-_UNLIMITED = {
-    "confirmation": _MINE.join(Booking, Booking.guest_id == Guest.id).where(
-        Booking.hotel_id == bindparam("hotel"), Booking.confirmation_code == bindparam("code")
-    ),
-    "phone": _MINE.where(_between(Guest.phone_norm, "phone")).order_by(Guest.phone_norm),
-    "name": _MINE.where(_between(Guest.name_norm, "name")).order_by(Guest.name_norm),
-    "first_name": _MINE.where(_between(Guest.first_norm, "first")).order_by(Guest.first_norm, Guest.name_norm),
-    "first_then_last": _MINE.where(_between(Guest.name_norm, "name"), _between(Guest.first_norm, "first")).order_by(
-        Guest.name_norm
-    ),
-    "email": _MINE.where(_between(Guest.email_norm, "email")).order_by(Guest.email_norm),
-}
-_LOOKUPS = {kind: query.limit(SEARCH_LIMIT) for kind, query in _UNLIMITED.items()}
-
-
-def _lookups(text: str) -> Iterable[tuple[str, Select[*tuple[Any, ...]], dict[str, Any]]]:
-    """The lookups a typed text can mean, most specific first, with their parameters (the hotel is added
-    by the caller); each stays on one index."""
+def _lookups(text: str) -> Iterable[tuple[str, dict[str, str]]]:
+    """The look-ups (branches) a typed text can mean, most specific first, with their parameters."""
     code = normalize.confirmation_code(text)
     if _CODE_LIKE.fullmatch(text) and any(ch.isdigit() for ch in code):
-        yield "confirmation", _LOOKUPS["confirmation"], {"code": code}
+        yield "confirmation", {"code": code}
     digits = normalize.phone_norm(text) or ""
     if _PHONE_LIKE.fullmatch(text) and len(digits) >= 3:
-        yield "phone", _LOOKUPS["phone"], _range("phone", digits)
+        yield "phone", _range("phone", digits)
         return
     email = normalize.email_norm(text) or ""
     folded = normalize.fold(text)
     if "@" not in text and folded:
-        yield "name", _LOOKUPS["name"], _range("name", folded)
-        yield "first_name", _LOOKUPS["first_name"], _range("first", folded)
+        yield "name", _range("name", folded)
+        yield "first_name", _range("first", folded)
         first, _, last = folded.partition(" ")
         if last:  # "john smi": first name, then the start of the last name
-            yield "name", _LOOKUPS["first_then_last"], _range("name", last) | _range("first", first)
+            yield "first_then_last", _range("family", last) | _range("given", first)
     if len(email) >= 3 and " " not in email:
-        yield "email", _LOOKUPS["email"], _range("email", email)
+        yield "email", _range("email", email)
 
 
-def _searches(hotel_id: int, text: str) -> Iterable[tuple[str, Select[*tuple[Any, ...]]]]:
-    """The same lookups with every value bound, to print or EXPLAIN them."""
-    for matched_on, query, parameters in _lookups(text):
-        yield matched_on, query.params(parameters | {"hotel": hotel_id})
+def _search(hotel_id: int, text: str) -> tuple[tuple[str, ...], reads.Query] | None:
+    """The branches the typed text means and the one statement that runs them all, or None (nothing to look up)."""
+    lookups = list(_lookups(text))
+    if not lookups:
+        return None
+    parameters: dict[str, Any] = {"hotel": hotel_id}
+    for _, values in lookups:
+        parameters |= values
+    branches = tuple(branch for branch, _ in lookups)
+    return branches, (_search_statement(branches), parameters)
 
 
 @requires(Permission.GUESTS_READ)
@@ -287,54 +319,20 @@ def search_guests(actor: Actor, text: str) -> list[GuestMatch]:
     """Up to 20 guests whose name ("last first" or first name), e-mail or phone starts with ``text``, or
     whose booking has that confirmation code; case and accents do not matter."""
     typed = normalize.clean_text(text, "The search text", max_length=100)
-    if not typed:
+    search = _search(actor.hotel_id, typed) if typed else None
+    if search is None:
         return []
-    with unit_of_work(actor, Permission.GUESTS_READ) as uow:
-        # Plain rows through the connection (no ORM objects): this runs on every key stroke.
-        connection = uow.session.connection()
-        found: dict[int, tuple[str, GuestRow]] = {}
-        for matched_on, query, parameters in _lookups(typed):
-            for values in connection.execute(query, parameters | {"hotel": actor.hotel_id}).all():
-                found.setdefault(values[0], (matched_on, GuestRow(*values)))
-            if len(found) >= SEARCH_LIMIT:
-                break
-        hits = list(found.values())[:SEARCH_LIMIT]
-        upcoming, finished = _stays(connection, actor.hotel_id, [guest.id for _, guest in hits])
-    return [GuestMatch(guest, matched_on, upcoming.get(guest.id), finished.get(guest.id)) for matched_on, guest in hits]
-
-
-# Per guest the current or next active stay and the last finished one, with the business date read inside,
-# in one fixed statement (prepared once per connection, nothing to build per key stroke).
-_STAYS = text(
-    """
-SELECT true AS is_next, s.* FROM (
-    SELECT DISTINCT ON (b.guest_id) b.guest_id, b.id, b.confirmation_code, b.check_in, b.check_out, b.status, r.number
-    FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
-    WHERE b.hotel_id = :hotel AND b.guest_id = ANY(:guests) AND b.status IN ('confirmed', 'checked_in')
-      AND b.check_out > (SELECT h.business_date FROM hotels h WHERE h.id = :hotel)
-    ORDER BY b.guest_id, b.check_in
-) s
-UNION ALL
-SELECT false, f.* FROM (
-    SELECT DISTINCT ON (b.guest_id) b.guest_id, b.id, b.confirmation_code, b.check_in, b.check_out, b.status, r.number
-    FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
-    WHERE b.hotel_id = :hotel AND b.guest_id = ANY(:guests) AND b.status = 'checked_out'
-    ORDER BY b.guest_id, b.check_out DESC
-) f
-"""
-)
-
-
-def _stays(
-    connection: Connection, hotel_id: int, guest_ids: list[int]
-) -> tuple[dict[int, StayRef], dict[int, StayRef]]:
-    """(next stay by guest, last stay by guest)."""
-    if not guest_ids:
-        return {}, {}
-    refs: tuple[dict[int, StayRef], dict[int, StayRef]] = ({}, {})
-    for is_next, guest_id, *stay in connection.execute(_STAYS, {"hotel": hotel_id, "guests": guest_ids}).all():
-        refs[0 if is_next else 1][guest_id] = StayRef(*stay)
-    return refs
+    branches, query = search
+    [rows] = read(actor, Permission.GUESTS_READ, query)
+    return [
+        GuestMatch(
+            GuestRow(*row[_GUEST]),
+            _BRANCHES[branches[row[0]]][0],
+            None if row[_NEXT.start] is None else StayRef(*row[_NEXT]),
+            None if row[_LAST.start] is None else StayRef(*row[_LAST]),
+        )
+        for row in rows
+    ]
 
 
 # --- duplicates ----------------------------------------------------------------------------------
