@@ -71,7 +71,7 @@ def _terminal(app_url: str, actor: Actor, todo: Any, done: Any, ready: Any) -> N
     desk_lists.arrivals(actor, dt.date.today())  # connect and warm up before the clock starts
     ready.wait()
     while (work := todo.get()) is not None:
-        began = time.perf_counter_ns()
+        began, cpu = time.perf_counter_ns(), time.thread_time_ns()
         try:
             if work.assign:
                 bookings.auto_assign_room(actor, work.booking_id)
@@ -79,7 +79,7 @@ def _terminal(app_url: str, actor: Actor, todo: Any, done: Any, ready: Any) -> N
             outcome = "checked in"
         except Exception as exc:  # counted and reported: a refusal is an outcome, not a crash
             outcome = type(exc).__name__
-        done.put((outcome, time.perf_counter_ns() - began))
+        done.put((outcome, time.perf_counter_ns() - began, time.thread_time_ns() - cpu))
     engine.dispose()
 
 
@@ -212,7 +212,7 @@ def _round(db: BenchDatabase, hotel: Hotel, terminals: int, assign: bool, seed: 
             state = _state(conn, hotel, ids)
         finally:
             _undo(conn, marks, rooms)
-    outcomes = Counter(outcome for outcome, _ in results)
+    outcomes = Counter(outcome for outcome, _, _ in results)
     checked_in = outcomes["checked in"]
     return {
         "kind": "assign and check in" if assign else "check-in",
@@ -224,7 +224,7 @@ def _round(db: BenchDatabase, hotel: Hotel, terminals: int, assign: bool, seed: 
         "expected_in_house": expected,
         "seconds": round(seconds, 3),
         "check_ins_per_s": round(checked_in / seconds, 1),
-        "latency": latency([ns for _, ns in results]).__dict__,
+        "latency": latency([ns for _, ns, _ in results], [cpu for _, _, cpu in results]).__dict__,
         "outcomes": dict(outcomes),
         **state,
     }

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, Select, func, select
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, Select, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -295,47 +296,91 @@ def _put_in_room(uow: UnitOfWork, booking: Booking, room: Room, *, in_house: boo
 class _Taken(Exception):
     """A candidate room turned out not to be usable after its lock was granted."""
 
+    def __init__(self, room_id: int) -> None:
+        super().__init__(room_id)
+        self.room_id = room_id
+
+
+_CANDIDATES = bindparam("candidates", type_=ARRAY(BigInteger))
+
+
+def _lock_first(skip_locked: bool) -> Select[Room]:
+    return (
+        select(Room)
+        .where(Room.hotel_id == bindparam("hotel", type_=BigInteger), Room.id == any_(_CANDIDATES))
+        .order_by(func.array_position(_CANDIDATES, Room.id))
+        .limit(1)
+        .with_for_update(key_share=True, skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+
+
+# The first of the candidates (best first) that no other transaction holds locked, or the first one at all.
+_LOCK_FIRST_UNLOCKED, _LOCK_FIRST = _lock_first(skip_locked=True), _lock_first(skip_locked=False)
+
 
 def _pick_room(uow: UnitOfWork, booking: Booking, *, ready_only: bool = False) -> Room:
     """Put the booking in the best free room of its booked type: ready rooms first, then the lowest floor
-    and number. Candidates are tried one at a time, each under a savepoint: the room's lock is taken
-    (waiting for a terminal that is assigning it), its freedom re-read, and on a loss the savepoint
-    releases the lock before the next candidate, so a transaction never holds two candidates and two
-    auto-assignments cannot deadlock."""
-    session, hotel_id = uow.session, uow.actor.hotel_id
-    candidates = assignable_rooms(
-        session,
-        hotel_id,
-        booking.check_in,
-        booking.check_out,
-        uow.hotel.inspection_required,
-        room_type_id=booking.room_type_id,
-        ignore=(booking.id,),
-        overlays_from=max(booking.check_in, uow.business_date),
-    )
-    for candidate in candidates:
-        if ready_only and not candidate.ready:
-            continue
+    and number. Each try runs under a savepoint: a candidate's lock is taken, its freedom re-read, and on
+    a loss the savepoint releases the lock before the next try, so a transaction never holds two
+    candidates and two auto-assignments cannot deadlock.
+
+    A try takes the best candidate no other transaction holds locked (SKIP LOCKED), so terminals assigning
+    rooms of one type at the same moment each take a different room instead of queueing behind the best
+    one. Only the candidates all locked by others are waited for, best first."""
+    candidates = [
+        candidate.room_id
+        for candidate in assignable_rooms(
+            uow.session,
+            uow.actor.hotel_id,
+            booking.check_in,
+            booking.check_out,
+            uow.hotel.inspection_required,
+            room_type_id=booking.room_type_id,
+            ignore=(booking.id,),
+            overlays_from=max(booking.check_in, uow.business_date),
+        )
+        if candidate.ready or not ready_only
+    ]
+    wait = False
+    while candidates:
         try:
-            with session.begin_nested():
-                room = lock_rooms(session, hotel_id, [candidate.room_id])[candidate.room_id]
-                if room.room_type_id != booking.room_type_id:
-                    raise _Taken
-                if ready_only and not ready_for_guest(uow, room):
-                    raise _Taken
-                try:
-                    _put_in_room(uow, booking, room, in_house=ready_only)
-                except RoomUnavailable:
-                    raise _Taken from None
-            return room
-        except _Taken:
+            room = _take_room(uow, booking, candidates, ready_only=ready_only, wait=wait)
+        except _Taken as lost:
+            candidates.remove(lost.room_id)
+            wait = False  # others may have let go of theirs meanwhile
             continue
+        if room is not None:
+            return room
+        if wait:
+            break  # none of the candidates exists any more
+        wait = True  # every candidate left is locked by another transaction: wait for the best one
     room_type = _room_type(uow, booking.room_type_id)
     what = "ready " if ready_only else ""
     raise RoomUnavailable(
         f"No {what}{room_type.name} room ({room_type.code}) is free from {day_text(booking.check_in)} "
         f"to {day_text(booking.check_out)}."
     )
+
+
+def _take_room(
+    uow: UnitOfWork, booking: Booking, candidates: list[int], *, ready_only: bool, wait: bool
+) -> Room | None:
+    """Under a savepoint, lock the first candidate (``wait``) or the first one nobody holds, and put the
+    booking in it; None when there was none to lock, _Taken when the locked room cannot have it."""
+    session = uow.session
+    with session.begin_nested():
+        statement = _LOCK_FIRST if wait else _LOCK_FIRST_UNLOCKED
+        room = session.scalars(statement, {"hotel": uow.actor.hotel_id, "candidates": candidates}).one_or_none()
+        if room is None:
+            return None
+        if room.room_type_id != booking.room_type_id or (ready_only and not ready_for_guest(uow, room)):
+            raise _Taken(room.id)
+        try:
+            _put_in_room(uow, booking, room, in_house=ready_only)
+        except RoomUnavailable:
+            raise _Taken(room.id) from None
+    return room
 
 
 def _new_confirmation_code(session: Session) -> str:

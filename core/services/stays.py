@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Date, bindparam, func, select, true
 
 from core.auth import Actor, Permission
 from core.errors import FolioError, InvalidTransition, NotFound, RoomUnavailable
@@ -22,7 +22,7 @@ from core.events.catalog import (
     GuestCheckedIn,
     GuestCheckedOut,
 )
-from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Room
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Hotel, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
 from core.services.availability import InventoryGuard, in_house_elsewhere, lock_room_types
@@ -30,7 +30,6 @@ from core.services.bookings import STATUS_WORDS
 from core.services.folios import (
     balance_of,
     close_locked_folio,
-    db_now,
     lines_of,
     lock_open_folio_of,
     money,
@@ -40,7 +39,7 @@ from core.services.folios import (
 )
 from core.services.housekeeping import add_task
 from core.services.keys import KeysIssued, checked_key_count, issue_keys
-from core.services.rooms import change_room_status, ready_for_guest
+from core.services.rooms import change_room_status, is_ready
 from core.services.uow import UnitOfWork, requires, transact
 
 MAX_REASON = 200
@@ -81,23 +80,64 @@ class StayChange:
 
 
 # --- locking and reading -------------------------------------------------------------------------
+# The statements of every check-in are built once (building one costs more than running it).
+
+_HOTEL, _BOOKING, _ROOM = (bindparam(name, type_=BigInteger) for name in ("hotel", "booking", "room"))
+_START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
+
+# The booking comes with its hotel, which the session then holds for ``uow.hotel``, and with the
+# transaction's timestamp, which every row of the change carries.
+_LOCK_BOOKING = (
+    select(Booking, Hotel, func.now())
+    .join(Hotel, Hotel.id == Booking.hotel_id)
+    .where(Booking.id == _BOOKING)
+    .with_for_update(of=Booking)
+    .execution_options(populate_existing=True)
+)
+_LOCK_ROOM = select(Room).where(Room.id == _ROOM).with_for_update().execution_options(populate_existing=True)
+
+# What keeps a guest out of the locked room, read after its lock was granted: the first out-of-order or
+# out-of-service window on the nights [start, end), and a guest of another booking still in the room.
+_OVERLAY_ON_STAY = (
+    select(Overlay.kind, Overlay.starts_on, Overlay.ends_on, Overlay.reason)
+    .where(
+        Overlay.hotel_id == _HOTEL,
+        Overlay.room_id == _ROOM,
+        Overlay.released.is_(False),
+        Overlay.starts_on < _END,
+        Overlay.ends_on > _START,
+    )
+    .order_by(Overlay.starts_on)
+    .limit(1)
+    .lateral()
+)
+_IN_HOUSE_ELSEWHERE = (
+    select(Booking.confirmation_code)
+    .where(Booking.hotel_id == _HOTEL, Booking.room_id == _ROOM, Booking.status == "checked_in", Booking.id != _BOOKING)
+    .limit(1)
+    .scalar_subquery()
+    .label("occupant")
+)
+_ROOM_OBSTACLES = (
+    select(*_OVERLAY_ON_STAY.c, _IN_HOUSE_ELSEWHERE)
+    .select_from(Room)
+    .outerjoin(_OVERLAY_ON_STAY, true())
+    .where(Room.hotel_id == _HOTEL, Room.id == _ROOM)
+)
 
 
-def _lock_stay(uow: UnitOfWork, booking_id: int) -> tuple[Booking, Room | None]:
+def _lock_stay(uow: UnitOfWork, booking_id: int) -> tuple[Booking, Room | None, dt.datetime]:
     """Lock the booking, then its room: the order the bookings service and the night audit use too, so no two
-    of them ever wait on each other in a circle."""
-    booking = uow.session.scalars(
-        select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
-    ).one_or_none()
-    if booking is None:
+    of them ever wait on each other in a circle. Also the transaction's timestamp."""
+    row = uow.session.execute(_LOCK_BOOKING, {"booking": booking_id}).one_or_none()
+    if row is None:
         raise NotFound(f"Booking {booking_id} was not found in this hotel.")
-    room = _lock(uow, Room, booking.room_id) if booking.room_id is not None else None
-    return booking, room
-
-
-def _lock(uow: UnitOfWork, model: Any, record_id: int) -> Any:
-    stmt = select(model).where(model.id == record_id).with_for_update().execution_options(populate_existing=True)
-    return uow.session.scalars(stmt).one()
+    booking, _hotel, now = row
+    _ = uow.hotel  # the unit of work keeps the hotel just read; the session alone holds it only weakly
+    room = None
+    if booking.room_id is not None:
+        room = uow.session.scalars(_LOCK_ROOM, {"room": booking.room_id}).one()
+    return booking, room, now
 
 
 def _require_status(booking: Booking, expected: str, step: str) -> None:
@@ -142,9 +182,18 @@ def _clashing_booking(uow: UnitOfWork, room: Room, booking: Booking, start: dt.d
 
 
 def _require_room_free(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> None:
-    occupant = in_house_elsewhere(uow.session, uow.actor.hotel_id, room, [booking.id])
-    if occupant is not None:
-        raise RoomUnavailable(f"Room {room.number} is occupied: booking {occupant} is in house.")
+    """The locked room is in service from the business date to ``end``, nobody else is in house there, and
+    no other stay holds it on [start, end) (when the stay is re-dated)."""
+    hotel_id = uow.actor.hotel_id
+    params = {"hotel": hotel_id, "room": room.id, "booking": booking.id, "start": uow.business_date, "end": end}
+    obstacles = uow.session.execute(_ROOM_OBSTACLES, params).one()
+    if obstacles.kind is not None:
+        what = obstacles.kind.replace("_", " ")
+        raise RoomUnavailable(
+            f"Room {room.number} is {what} from {obstacles.starts_on} to {obstacles.ends_on} ({obstacles.reason})."
+        )
+    if obstacles.occupant is not None:
+        raise RoomUnavailable(f"Room {room.number} is occupied: booking {obstacles.occupant} is in house.")
     if (start, end) == (booking.check_in, booking.check_out):
         return  # the booking already holds these nights: the no-double-booking constraint saw to that
     clash = _clashing_booking(uow, room, booking, start, end)
@@ -153,25 +202,6 @@ def _require_room_free(uow: UnitOfWork, room: Room, booking: Booking, start: dt.
             f"Room {room.number} is booked from {clash.check_in} to {clash.check_out} "
             f"by booking {clash.confirmation_code}."
         )
-
-
-def _require_in_service(uow: UnitOfWork, room: Room, start: dt.date, end: dt.date) -> None:
-    stmt = select(Overlay).where(
-        Overlay.hotel_id == uow.actor.hotel_id,
-        Overlay.room_id == room.id,
-        Overlay.released.is_(False),
-        Overlay.starts_on < end,
-        Overlay.ends_on > start,
-    )
-    overlay = uow.session.scalars(stmt.order_by(Overlay.starts_on).limit(1)).one_or_none()
-    if overlay is not None:
-        what = overlay.kind.replace("_", " ")
-        raise RoomUnavailable(
-            f"Room {room.number} is {what} from {overlay.starts_on} to {overlay.ends_on} ({overlay.reason})."
-        )
-
-
-# --- keys ----------------------------------------------------------------------------------------
 
 
 # --- check-in ------------------------------------------------------------------------------------
@@ -230,24 +260,24 @@ def check_in(
 
 
 def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: str | None) -> CheckInResult:
-    booking, room = _lock_stay(uow, booking_id)
+    booking, room, now = _lock_stay(uow, booking_id)
     _require_status(booking, "confirmed", "checked in")
     if room is None:
         raise InvalidTransition(f"Booking {booking.confirmation_code} has no room yet; assign one first.")
     arrival = _allow_arrival(uow, booking, reason)
     start, end = _stay_from_today(booking, uow.business_date) if arrival else (booking.check_in, booking.check_out)
-    _require_in_service(uow, room, uow.business_date, end)
     _require_room_free(uow, room, booking, start, end)
     if arrival:
         _require_type_not_oversold(uow, booking, room, start, end)
-    if not ready_for_guest(uow, room):
+    # No window blocks the room today: the nights from the business date on were just checked.
+    if not is_ready(room.hk_status, uow.hotel.inspection_required, blocked=False):
         if not queue:
             raise RoomUnavailable(
                 f"Room {room.number} is {room.hk_status}, not ready for a guest yet; queue the arrival or "
                 "choose another room."
             )
-        return _queue(uow, booking, room)
-    return _admit(uow, booking, room, keys, (start, end), arrival, reason)
+        return _queue(uow, booking, room, now)
+    return _admit(uow, booking, room, keys, (start, end), arrival, reason, now)
 
 
 def _require_type_not_oversold(uow: UnitOfWork, booking: Booking, room: Room, start: dt.date, end: dt.date) -> None:
@@ -261,10 +291,10 @@ def _require_type_not_oversold(uow: UnitOfWork, booking: Booking, room: Room, st
     booking.check_in, booking.check_out = original  # the check-in itself records the move
 
 
-def _queue(uow: UnitOfWork, booking: Booking, room: Room) -> CheckInResult:
+def _queue(uow: UnitOfWork, booking: Booking, room: Room, now: dt.datetime) -> CheckInResult:
     if not booking.queued:
         booking.queued = True
-        booking.updated_at = db_now(uow)
+        booking.updated_at = now
         uow.audit("stay.queued", "booking", booking.id, room_id=room.id, room_hk_status=room.hk_status)
         uow.emit(BookingUpdated(hotel_id=uow.actor.hotel_id, booking_id=booking.id))
         uow.commit()
@@ -279,15 +309,16 @@ def _admit(
     stay: tuple[dt.date, dt.date],
     arrival: str | None,
     reason: str | None,
+    now: dt.datetime,
 ) -> CheckInResult:
-    now = db_now(uow)
     details: dict[str, Any] = {"business_date": uow.business_date, "room_id": room.id, "room_number": room.number}
     if arrival is not None:
         details |= {"override": arrival, "override_reason": reason}
         details |= {"original_check_in": booking.check_in, "original_check_out": booking.check_out}
+    # The folio is locked before the booking changes, so the whole change is written in one flush at the end.
+    folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
     booking.check_in, booking.check_out = stay
     booking.status, booking.actual_check_in, booking.queued, booking.updated_at = "checked_in", now, False, now
-    folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
     issued = issue_keys(uow, booking, room, "new", keys)
     uow.audit("stay.checked_in", "booking", booking.id, folio_id=folio.id, keys=keys, **details)
     uow.emit(GuestCheckedIn(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
@@ -302,7 +333,7 @@ def issue_duplicate_keys(actor: Actor, booking_id: int, keys: int = 1) -> KeysIs
     count = checked_key_count(keys)
 
     def work(uow: UnitOfWork) -> KeysIssued:
-        booking, room = _lock_stay(uow, booking_id)
+        booking, room, _now = _lock_stay(uow, booking_id)
         _require_status(booking, "checked_in", "given duplicate keys")
         assert room is not None  # a checked-in booking always has a room (database CHECK)
         issued = issue_keys(uow, booking, room, "duplicate", count)
@@ -322,7 +353,7 @@ def reverse_check_in(actor: Actor, booking_id: int) -> StayChange:
 
 
 def _reverse_check_in(uow: UnitOfWork, booking_id: int) -> StayChange:
-    booking, _room = _lock_stay(uow, booking_id)
+    booking, _room, now = _lock_stay(uow, booking_id)
     _require_status(booking, "checked_in", "reversed to confirmed")
     checked_in = _last_audit_details(uow, booking.id, "stay.checked_in")
     if checked_in is None or checked_in.get("business_date") != uow.business_date.isoformat():
@@ -333,7 +364,6 @@ def _reverse_check_in(uow: UnitOfWork, booking_id: int) -> StayChange:
     folio = lock_open_folio_of(uow, booking.id)
     if folio is not None:
         _require_untouched(uow, folio.id, folio.currency)
-    now = db_now(uow)
     if "original_check_in" in checked_in:  # an overridden arrival gets its booked dates back
         booking.check_in = dt.date.fromisoformat(checked_in["original_check_in"])
         booking.check_out = dt.date.fromisoformat(checked_in["original_check_out"])
@@ -372,7 +402,7 @@ def check_out(actor: Actor, booking_id: int, *, override_reason: str | None = No
 
 
 def _check_out(uow: UnitOfWork, booking_id: int, reason: str | None) -> CheckOutResult:
-    booking, room = _lock_stay(uow, booking_id)
+    booking, room, now = _lock_stay(uow, booking_id)
     _require_status(booking, "checked_in", "checked out")
     assert room is not None  # a checked-in booking always has a room (database CHECK)
     folio = lock_open_folio_of(uow, booking.id)
@@ -383,7 +413,6 @@ def _check_out(uow: UnitOfWork, booking_id: int, reason: str | None) -> CheckOut
                 f"Booking {booking.confirmation_code} cannot check out: {unsettled_message(folio, balance)}"
             )
         uow.actor.require(Permission.OVERRIDE)
-    now = db_now(uow)
     booking.status, booking.actual_check_out, booking.updated_at = "checked_out", now, now
     uow.emit(GuestCheckedOut(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
     closed = folio is not None and balance == 0
@@ -412,7 +441,7 @@ def reinstate_check_out(actor: Actor, booking_id: int) -> StayChange:
 
 
 def _reinstate(uow: UnitOfWork, booking_id: int) -> StayChange:
-    booking, room = _lock_stay(uow, booking_id)
+    booking, room, now = _lock_stay(uow, booking_id)
     _require_status(booking, "checked_out", "reinstated as in house")
     assert room is not None  # a checked-out booking kept its room
     if not _happened_today(uow, booking.id, "stay.checked_out"):
@@ -425,7 +454,6 @@ def _reinstate(uow: UnitOfWork, booking_id: int) -> StayChange:
     if occupant is not None or clash is not None:
         taken_by = occupant or clash.confirmation_code
         raise RoomUnavailable(f"Room {room.number} has been let again (booking {taken_by}); it cannot be reinstated.")
-    now = db_now(uow)
     booking.status, booking.actual_check_out, booking.updated_at = "checked_in", None, now
     folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
     uow.audit("stay.reinstated", "booking", booking.id, business_date=uow.business_date, folio_id=folio.id)
