@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Date, and_, bindparam, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -26,7 +26,7 @@ from core.auth import Actor, Permission
 from core.errors import RoomUnavailable, ValidationError
 from core.models import ACTIVE_BOOKING_STATUSES, Booking, Room, RoomOverlay, RoomType
 from core.services.rooms import is_ready
-from core.services.uow import requires, unit_of_work
+from core.services.uow import read, requires, unit_of_work
 
 MAX_NIGHTS = 365
 OUT_OF_ORDER, OUT_OF_SERVICE = "out_of_order", "out_of_service"
@@ -93,8 +93,25 @@ def availability_by_type(actor: Actor, check_in: dt.date, check_out: dt.date) ->
     """Rooms left per room type for [check_in, check_out), ordered by code. Needs ROOMS_READ: house counts
     show no guest, so housekeeping supervisors may plan with them too."""
     start, end = checked_window(check_in, check_out)
-    with unit_of_work(actor, Permission.ROOMS_READ) as uow:
-        return type_availability(uow.session, actor.hotel_id, start, end)
+    parameters = {"hotel": actor.hotel_id, "start": start, "end": end}
+    types, sold_groups, out_of_order_rows = read(
+        actor,
+        Permission.ROOMS_READ,
+        (_TYPES_WITH_ROOMS_SQL, parameters),
+        (_SOLD_SQL, parameters),
+        (_OUT_OF_ORDER_SQL, parameters),
+    )
+    sold = _spread(sold_groups, start, end)
+    windows = list(dict.fromkeys(row[:4] for row in out_of_order_rows))  # a window once per stay in its room
+    stays = [(room_id, ci, co) for room_id, _, _, _, ci, co in out_of_order_rows if ci is not None]
+    out_of_order = _out_of_order(windows, stays, start, end)
+    zeros = [0] * (end - start).days
+    result = []
+    for type_id, code, name, rooms in types:
+        nightly = zip(sold.get(type_id, zeros), out_of_order.get(type_id, zeros), strict=True)
+        taken, ooo = min(nightly, key=lambda night: rooms - night[0] - night[1])  # the first tightest night
+        result.append(TypeAvailability(type_id, code, name, rooms, ooo, taken, rooms - ooo - taken))
+    return tuple(result)
 
 
 @requires(Permission.BOOKINGS_READ)
@@ -163,27 +180,59 @@ _OUT_OF_ORDER_WINDOWS = (
     )
 )
 _PHYSICAL = select(Room.room_type_id, func.count()).where(Room.hotel_id == _HOTEL).group_by(Room.room_type_id)
-_TYPES_WITH_ROOMS = (
-    select(RoomType.id, RoomType.code, RoomType.name, func.count(Room.id))
-    .outerjoin(Room, and_(Room.room_type_id == RoomType.id, Room.hotel_id == _HOTEL))
-    .where(RoomType.hotel_id == _HOTEL)
-    .group_by(RoomType.id)
-    .order_by(RoomType.code)
-)
+
+# The read path's statements (availability_by_type, in one round trip), counting as the ones above do.
+_ACTIVE_SQL = f"b.status IN ({', '.join(repr(status) for status in ACTIVE_BOOKING_STATUSES)})"
+_TYPES_WITH_ROOMS_SQL = """
+SELECT t.id, t.code, t.name, count(r.id) FROM room_types t
+LEFT JOIN rooms r ON r.room_type_id = t.id AND r.hotel_id = %(hotel)s
+WHERE t.hotel_id = %(hotel)s GROUP BY t.id ORDER BY t.code"""
+_SOLD_SQL = f"""
+SELECT coalesce(r.room_type_id, b.room_type_id) AS type_id, greatest(b.check_in, %(start)s::date) AS first_night,
+       least(b.check_out, %(end)s::date) AS end_night, count(*)
+FROM bookings b LEFT JOIN rooms r ON r.id = b.room_id
+WHERE b.hotel_id = %(hotel)s AND {_ACTIVE_SQL} AND b.check_out > %(start)s::date AND b.check_in < %(end)s::date
+GROUP BY type_id, first_night, end_night"""
+# Each out-of-order window with the active stays in its room (one row per stay, or one with no stay).
+_OUT_OF_ORDER_SQL = f"""
+SELECT o.room_id, r.room_type_id, o.starts_on, o.ends_on, b.check_in, b.check_out
+FROM room_overlays o JOIN rooms r ON r.id = o.room_id
+LEFT JOIN bookings b ON b.hotel_id = %(hotel)s AND b.room_id = o.room_id AND {_ACTIVE_SQL}
+     AND b.check_out > %(start)s::date AND b.check_in < %(end)s::date
+WHERE o.hotel_id = %(hotel)s AND o.kind = '{OUT_OF_ORDER}' AND NOT o.released
+  AND o.ends_on > %(start)s::date AND o.starts_on < %(end)s::date"""
+
+
+def _spread(groups: Iterable[Sequence[Any]], start: dt.date, end: dt.date) -> dict[int, list[int]]:
+    """Room type id -> stays on each night of [start, end), from (type, first night, end night, stays) groups."""
+    size = (end - start).days
+    changes: dict[int, list[int]] = {}
+    for room_type_id, first_night, end_night, stays in groups:
+        change = changes.setdefault(room_type_id, [0] * (size + 1))
+        change[(first_night - start).days] += stays
+        change[(end_night - start).days] -= stays
+    return {room_type_id: list(accumulate(change[:size])) for room_type_id, change in changes.items()}
+
+
+def _out_of_order(
+    windows: Iterable[Sequence[Any]], stays: Iterable[Sequence[Any]], start: dt.date, end: dt.date
+) -> dict[int, list[int]]:
+    """Room type id -> rooms out of order on each night of [start, end), from the windows (room, type,
+    first day, end day) and the active stays (room, check-in, check-out) in their rooms: a room-night that
+    is also sold counts once, as sold."""
+    sold = {(room_id, night) for room_id, ci, co in stays for night in _nights(max(ci, start), min(co, end))}
+    counts: dict[int, list[int]] = {}
+    for room_id, room_type_id, starts_on, ends_on in windows:
+        per_night = counts.setdefault(room_type_id, [0] * (end - start).days)
+        for night in _nights(max(starts_on, start), min(ends_on, end)):
+            per_night[(night - start).days] += (room_id, night) not in sold
+    return counts
 
 
 def sold_per_night(session: Session, hotel_id: int, start: dt.date, end: dt.date) -> dict[int, list[int]]:
     """Room type id -> stays on each night of [start, end): assigned stays count for their room's type,
     stays without a room for their booked type."""
-    size = (end - start).days
-    changes: dict[int, list[int]] = {}
-    for room_type_id, first_night, end_night, stays in session.execute(
-        _SOLD, {"hotel": hotel_id, "start": start, "end": end}
-    ).all():
-        change = changes.setdefault(room_type_id, [0] * (size + 1))
-        change[(first_night - start).days] += stays
-        change[(end_night - start).days] -= stays
-    return {room_type_id: list(accumulate(change[:size])) for room_type_id, change in changes.items()}
+    return _spread(session.execute(_SOLD, {"hotel": hotel_id, "start": start, "end": end}).all(), start, end)
 
 
 def out_of_order_per_night(session: Session, hotel_id: int, start: dt.date, end: dt.date) -> dict[int, list[int]]:
@@ -197,33 +246,11 @@ def out_of_order_per_night(session: Session, hotel_id: int, start: dt.date, end:
             *_active_overlapping(hotel_id, start, end), Booking.room_id.in_({w.room_id for w in windows})
         )
     )
-    sold = {(room_id, night) for room_id, ci, co in stays for night in _nights(max(ci, start), min(co, end))}
-    counts: dict[int, list[int]] = {}
-    for room_id, room_type_id, starts_on, ends_on in windows:
-        per_night = counts.setdefault(room_type_id, [0] * (end - start).days)
-        for night in _nights(max(starts_on, start), min(ends_on, end)):
-            per_night[(night - start).days] += (room_id, night) not in sold
-    return counts
+    return _out_of_order(windows, stays, start, end)
 
 
 def physical_rooms(session: Session, hotel_id: int) -> dict[int, int]:
     return {type_id: count for type_id, count in session.execute(_PHYSICAL, {"hotel": hotel_id}).all()}
-
-
-def type_availability(session: Session, hotel_id: int, start: dt.date, end: dt.date) -> tuple[TypeAvailability, ...]:
-    """Every room type of the hotel over [start, end), reported on its tightest night."""
-    types = session.execute(_TYPES_WITH_ROOMS, {"hotel": hotel_id}).all()
-    sold, out_of_order = (
-        sold_per_night(session, hotel_id, start, end),
-        out_of_order_per_night(session, hotel_id, start, end),
-    )
-    zeros = [0] * (end - start).days
-    result = []
-    for type_id, code, name, rooms in types:
-        nightly = zip(sold.get(type_id, zeros), out_of_order.get(type_id, zeros), strict=True)
-        taken, ooo = min(nightly, key=lambda night: rooms - night[0] - night[1])
-        result.append(TypeAvailability(type_id, code, name, rooms, ooo, taken, rooms - ooo - taken))
-    return tuple(result)
 
 
 def nightly_left(

@@ -160,8 +160,14 @@ def test_the_queue_is_ordered_by_priority_then_age_and_can_show_one_floor(db):
     assert [t.id for t in hk.task_queue(tall.front_desk)] == [urgent.id, first.id, second.id, pickup.id, stay.id]
     assert [t.id for t in hk.task_queue(actor, floor=2)] == [first.id, second.id]
     assert [t.floor for t in hk.task_queue(actor, floor=2)] == [2, 2]
-    hk.assign_task(actor, pickup.id, tall.user_ids[Role.HOUSEKEEPING])
-    assert [t.id for t in hk.task_queue(actor, assigned_to=tall.user_ids[Role.HOUSEKEEPING])] == [pickup.id]
+    stored, [room] = task(db, urgent.id), _rows(db, "SELECT hk_status FROM rooms WHERE id = :r", r=urgent.room_id)
+    assert hk.task_queue(actor)[0] == hk.TaskRow(
+        urgent.id, tall.room_ids["103"], "103", 1, room.hk_status, "turndown", "open", 1, None, None,
+        tall.business_date, "", stored.created_at, None, None,
+    )  # fmt: skip
+    assigned = hk.assign_task(actor, pickup.id, tall.user_ids[Role.HOUSEKEEPING])
+    assert hk.task_queue(actor, assigned_to=tall.user_ids[Role.HOUSEKEEPING]) == [assigned]
+    assert assigned.assigned_name == "Housekeeping User"
     with pytest.raises(ValidationError):
         hk.task_queue(actor, floor="2")  # type: ignore[arg-type]
 
