@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, BindParameter, ColumnElement, Select, any_, bindparam, func, select
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, Date, Select, any_, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -41,12 +41,12 @@ from core.models import (
     FolioLine,
     Guest,
     Room,
+    RoomOverlay,
     RoomType,
 )
 from core.normalize import clean_text
 from core.services.availability import (
     InventoryGuard,
-    assignable_rooms,
     checked_day,
     checked_window,
     day_text,
@@ -301,13 +301,58 @@ class _Taken(Exception):
         self.room_id = room_id
 
 
-_CANDIDATES = bindparam("candidates", type_=ARRAY(BigInteger))
+_HOTEL, _CANDIDATES = bindparam("hotel", type_=BigInteger), bindparam("candidates", type_=ARRAY(BigInteger))
+_START, _END, _FREE_FROM = (bindparam(name, type_=Date) for name in ("start", "end", "free_from"))
+
+# Rooms of one type with no active stay on [start, end) but the booking's own (its room stays a candidate)
+# and no window on [free_from, end), in one statement. The stays are read from the active-stays index alone
+# (the statuses written out, so a generic plan can prove the index's condition) and each NOT IN list is
+# hashed once; a correlated NOT EXISTS would probe every room's stays.
+_ACTIVE = Booking.status.in_([literal(status, literal_execute=True) for status in ACTIVE_BOOKING_STATUSES])
+_STAYING = select(Booking.room_id).where(
+    Booking.hotel_id == _HOTEL,
+    _ACTIVE,
+    Booking.check_out > _START,
+    Booking.check_in < _END,
+    Booking.room_id.is_not(None),
+)
+_BLOCKED = select(RoomOverlay.room_id).where(
+    RoomOverlay.hotel_id == _HOTEL,
+    RoomOverlay.released.is_(False),
+    RoomOverlay.ends_on > _FREE_FROM,
+    RoomOverlay.starts_on < _END,
+)
+_FREE_OF_TYPE = select(Room.id, Room.floor, Room.number, Room.hk_status).where(
+    Room.hotel_id == _HOTEL,
+    Room.room_type_id == bindparam("room_type", type_=BigInteger),
+    Room.id.not_in(_STAYING) | (Room.id == bindparam("own_room", type_=BigInteger)),
+    Room.id.not_in(_BLOCKED),
+)
+
+
+def _candidates(uow: UnitOfWork, booking: Booking, ready_only: bool) -> list[int]:
+    """The rooms the booking may be put in, best first: ready rooms, then the lowest floor and number
+    (numbers compare by length first, so 99 comes before 100)."""
+    inspection = uow.hotel.inspection_required
+    params = {
+        "hotel": uow.actor.hotel_id,
+        "room_type": booking.room_type_id,
+        "own_room": booking.room_id,
+        "start": booking.check_in,
+        "end": booking.check_out,
+        "free_from": max(booking.check_in, uow.business_date),
+    }
+    rooms = [
+        (not is_ready(hk_status, inspection, blocked=False), floor, len(number), number, room_id)
+        for room_id, floor, number, hk_status in uow.session.execute(_FREE_OF_TYPE, params)
+    ]
+    return [room[-1] for room in sorted(rooms) if not (ready_only and room[0])]
 
 
 def _lock_first(skip_locked: bool) -> Select[Room]:
     return (
         select(Room)
-        .where(Room.hotel_id == bindparam("hotel", type_=BigInteger), Room.id == any_(_CANDIDATES))
+        .where(Room.hotel_id == _HOTEL, Room.id == any_(_CANDIDATES))
         .order_by(func.array_position(_CANDIDATES, Room.id))
         .limit(1)
         .with_for_update(key_share=True, skip_locked=skip_locked)
@@ -328,20 +373,7 @@ def _pick_room(uow: UnitOfWork, booking: Booking, *, ready_only: bool = False) -
     A try takes the best candidate no other transaction holds locked (SKIP LOCKED), so terminals assigning
     rooms of one type at the same moment each take a different room instead of queueing behind the best
     one. Only the candidates all locked by others are waited for, best first."""
-    candidates = [
-        candidate.room_id
-        for candidate in assignable_rooms(
-            uow.session,
-            uow.actor.hotel_id,
-            booking.check_in,
-            booking.check_out,
-            uow.hotel.inspection_required,
-            room_type_id=booking.room_type_id,
-            ignore=(booking.id,),
-            overlays_from=max(booking.check_in, uow.business_date),
-        )
-        if candidate.ready or not ready_only
-    ]
+    candidates = _candidates(uow, booking, ready_only)
     wait = False
     while candidates:
         try:

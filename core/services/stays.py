@@ -22,7 +22,7 @@ from core.events.catalog import (
     GuestCheckedIn,
     GuestCheckedOut,
 )
-from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Hotel, Room
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Folio, Hotel, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
 from core.services.availability import InventoryGuard, in_house_elsewhere, lock_room_types
@@ -96,8 +96,10 @@ _LOCK_BOOKING = (
 )
 _LOCK_ROOM = select(Room).where(Room.id == _ROOM).with_for_update().execution_options(populate_existing=True)
 
-# What keeps a guest out of the locked room, read after its lock was granted: the first out-of-order or
-# out-of-service window on the nights [start, end), and a guest of another booking still in the room.
+# Read after the room's lock was granted (a new statement, so it sees what committed while it waited): what
+# keeps a guest out of the room (the first out-of-order or out-of-service window on the nights [start, end),
+# a guest of another booking still in the room) and the booking's open folio, locked: booking, room, folio
+# is the order every change of a stay locks in.
 _OVERLAY_ON_STAY = (
     select(Overlay.kind, Overlay.starts_on, Overlay.ends_on, Overlay.reason)
     .where(
@@ -118,8 +120,14 @@ _IN_HOUSE_ELSEWHERE = (
     .scalar_subquery()
     .label("occupant")
 )
-_ROOM_OBSTACLES = (
-    select(*_OVERLAY_ON_STAY.c, _IN_HOUSE_ELSEWHERE)
+_OPEN_FOLIO = (
+    select(Folio.id)
+    .where(Folio.hotel_id == _HOTEL, Folio.booking_id == _BOOKING, Folio.status == "open")
+    .with_for_update()
+    .cte("open_folio")
+)
+_ROOM_OBSTACLES_AND_FOLIO = (
+    select(*_OVERLAY_ON_STAY.c, _IN_HOUSE_ELSEWHERE, select(_OPEN_FOLIO.c.id).scalar_subquery().label("folio_id"))
     .select_from(Room)
     .outerjoin(_OVERLAY_ON_STAY, true())
     .where(Room.hotel_id == _HOTEL, Room.id == _ROOM)
@@ -181,27 +189,29 @@ def _clashing_booking(uow: UnitOfWork, room: Room, booking: Booking, start: dt.d
     return uow.session.execute(stmt.order_by(Booking.check_in).limit(1)).one_or_none()
 
 
-def _require_room_free(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> None:
-    """The locked room is in service from the business date to ``end``, nobody else is in house there, and
-    no other stay holds it on [start, end) (when the stay is re-dated)."""
+def _lock_folio_of_free_room(uow: UnitOfWork, room: Room, booking: Booking, start: dt.date, end: dt.date) -> int | None:
+    """Refuse the locked room unless it is in service from the business date to ``end``, nobody else is in
+    house there and no other stay holds it on [start, end) (when the stay is re-dated). Returns the id of
+    the booking's open folio, now locked (None when it has none)."""
     hotel_id = uow.actor.hotel_id
     params = {"hotel": hotel_id, "room": room.id, "booking": booking.id, "start": uow.business_date, "end": end}
-    obstacles = uow.session.execute(_ROOM_OBSTACLES, params).one()
-    if obstacles.kind is not None:
-        what = obstacles.kind.replace("_", " ")
+    found = uow.session.execute(_ROOM_OBSTACLES_AND_FOLIO, params).one()
+    if found.kind is not None:
+        what = found.kind.replace("_", " ")
         raise RoomUnavailable(
-            f"Room {room.number} is {what} from {obstacles.starts_on} to {obstacles.ends_on} ({obstacles.reason})."
+            f"Room {room.number} is {what} from {found.starts_on} to {found.ends_on} ({found.reason})."
         )
-    if obstacles.occupant is not None:
-        raise RoomUnavailable(f"Room {room.number} is occupied: booking {obstacles.occupant} is in house.")
-    if (start, end) == (booking.check_in, booking.check_out):
-        return  # the booking already holds these nights: the no-double-booking constraint saw to that
-    clash = _clashing_booking(uow, room, booking, start, end)
-    if clash is not None:
-        raise RoomUnavailable(
-            f"Room {room.number} is booked from {clash.check_in} to {clash.check_out} "
-            f"by booking {clash.confirmation_code}."
-        )
+    if found.occupant is not None:
+        raise RoomUnavailable(f"Room {room.number} is occupied: booking {found.occupant} is in house.")
+    if (start, end) != (booking.check_in, booking.check_out):  # else the constraint already saw to the nights
+        clash = _clashing_booking(uow, room, booking, start, end)
+        if clash is not None:
+            raise RoomUnavailable(
+                f"Room {room.number} is booked from {clash.check_in} to {clash.check_out} "
+                f"by booking {clash.confirmation_code}."
+            )
+    folio_id: int | None = found.folio_id
+    return folio_id
 
 
 # --- check-in ------------------------------------------------------------------------------------
@@ -266,7 +276,7 @@ def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: 
         raise InvalidTransition(f"Booking {booking.confirmation_code} has no room yet; assign one first.")
     arrival = _allow_arrival(uow, booking, reason)
     start, end = _stay_from_today(booking, uow.business_date) if arrival else (booking.check_in, booking.check_out)
-    _require_room_free(uow, room, booking, start, end)
+    folio_id = _lock_folio_of_free_room(uow, room, booking, start, end)
     if arrival:
         _require_type_not_oversold(uow, booking, room, start, end)
     # No window blocks the room today: the nights from the business date on were just checked.
@@ -277,7 +287,7 @@ def _check_in(uow: UnitOfWork, booking_id: int, keys: int, queue: bool, reason: 
                 "choose another room."
             )
         return _queue(uow, booking, room, now)
-    return _admit(uow, booking, room, keys, (start, end), arrival, reason, now)
+    return _admit(uow, booking, room, folio_id, keys, (start, end), arrival, reason, now)
 
 
 def _require_type_not_oversold(uow: UnitOfWork, booking: Booking, room: Room, start: dt.date, end: dt.date) -> None:
@@ -305,6 +315,7 @@ def _admit(
     uow: UnitOfWork,
     booking: Booking,
     room: Room,
+    folio_id: int | None,
     keys: int,
     stay: tuple[dt.date, dt.date],
     arrival: str | None,
@@ -315,15 +326,15 @@ def _admit(
     if arrival is not None:
         details |= {"override": arrival, "override_reason": reason}
         details |= {"original_check_in": booking.check_in, "original_check_out": booking.check_out}
-    # The folio is locked before the booking changes, so the whole change is written in one flush at the end.
-    folio = lock_open_folio_of(uow, booking.id) or open_new_folio(uow, booking.id)
+    if folio_id is None:  # opened before the booking changes, so the change is written in one flush at the end
+        folio_id = open_new_folio(uow, booking.id).id
     booking.check_in, booking.check_out = stay
     booking.status, booking.actual_check_in, booking.queued, booking.updated_at = "checked_in", now, False, now
     issued = issue_keys(uow, booking, room, "new", keys)
-    uow.audit("stay.checked_in", "booking", booking.id, folio_id=folio.id, keys=keys, **details)
+    uow.audit("stay.checked_in", "booking", booking.id, folio_id=folio_id, keys=keys, **details)
     uow.emit(GuestCheckedIn(hotel_id=uow.actor.hotel_id, booking_id=booking.id, room_id=room.id))
     uow.commit()
-    return CheckInResult(booking.id, room.id, room.number, False, now, folio.id, issued)
+    return CheckInResult(booking.id, room.id, room.number, False, now, folio_id, issued)
 
 
 @requires(Permission.CHECK_IN_OUT)
