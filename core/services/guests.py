@@ -1,7 +1,7 @@
 """Guest profiles: create and edit, VIP flag, search as you type, and possible duplicates.
 
-Lookups go through the normalised ``*_norm`` columns with equality or prefix ranges only, so they stay
-on an index under row-level security (see DESIGN "RLS and indexes").
+Lookups reach the normalised ``*_norm`` columns' indexes with equality or prefix ranges only, the shapes
+that stay on an index under row-level security (see DESIGN "RLS and indexes"); anything else only filters.
 """
 
 from __future__ import annotations
