@@ -254,6 +254,22 @@ class Booking(Base):
             postgresql_where=text("status IN ('confirmed', 'checked_in')"),
         ),
         Index("ix_bookings_hotel_id_check_out_check_in", "hotel_id", "check_out", "check_in"),
+        # The room rack's stays with a room, read from the index alone (bench/: rack): active ones by
+        # arrival, checked-out ones by departure (neither walks the history nor every future stay).
+        Index(
+            "ix_bookings_hotel_id_assigned_check_in",
+            "hotel_id",
+            "check_in",
+            postgresql_include=["check_out", "room_id", "guest_id", "status", "id"],
+            postgresql_where=text("status IN ('confirmed', 'checked_in') AND room_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_bookings_hotel_id_checked_out",
+            "hotel_id",
+            "check_out",
+            postgresql_include=["check_in", "room_id", "guest_id", "id"],
+            postgresql_where=text("status = 'checked_out'"),
+        ),
         Index(
             "ix_bookings_hotel_id_in_house",
             "hotel_id",

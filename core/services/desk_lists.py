@@ -1,38 +1,36 @@
 """The desk's lists: the day's arrivals and departures, who is in house, and the room rack.
 
-Read-only and on every refresh of the reception screen, so each runs statements built once with bind
-parameters, as plain rows through the session's connection (no ORM result processing).
+Read-only and on every refresh of the reception screen, so each is one round trip (``uow.read``): plain
+SQL whose rows, plain tuples, become the immutable results directly. Guests are looked up by primary key
+per listed stay: the LATERAL with LIMIT 1 keeps the planner from hashing every guest of the hotel instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import BigInteger, Date, Select, bindparam, func, select
-from sqlalchemy.orm import Session
+from typing import Any, NamedTuple
 
 from core.auth import Actor, Permission
-from core.models import ACTIVE_BOOKING_STATUSES, Booking, Guest, Room, RoomOverlay, RoomType
+from core.models import ACTIVE_BOOKING_STATUSES
 from core.services.availability import checked_day
-from core.services.bookings import BookingRow, booking_row, booking_rows_query, checked_count, guest_name
-from core.services.uow import requires, unit_of_work
+from core.services.bookings import BookingRow, checked_count, guest_name
+from core.services.uow import read, requires
 
 MAX_RACK_DAYS = 62
-RACK_STATUSES = (*ACTIVE_BOOKING_STATUSES, "checked_out")
+_ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_BOOKING_STATUSES)
 
 
-@dataclass(frozen=True)
-class RackCell:
+# The rack's rooms and cells are named tuples: a rack holds thousands, and each is one object built in less
+# than half the time of a frozen dataclass (an instance and its __dict__, both for the garbage collector).
+class RackCell(NamedTuple):
     booking_id: int | None  # None for an out-of-order / out-of-service night
     label: str  # the guest's name, or the overlay's reason
     status: str  # the booking's status, or out_of_order / out_of_service
     starts_here: bool  # the first night of the stay or window shown on the rack
 
 
-@dataclass(frozen=True)
-class RackRoom:
+class RackRoom(NamedTuple):
     room_id: int
     number: str
     floor: int
@@ -42,138 +40,152 @@ class RackRoom:
 
 
 @dataclass(frozen=True)
+class RackUnassigned:
+    room_type_code: str
+    stays: tuple[int, ...]  # per day of the rack: active stays of this type that night with no room yet
+
+
+@dataclass(frozen=True)
 class RoomRack:
     days: tuple[dt.date, ...]
     rooms: tuple[RackRoom, ...]
-    unassigned: tuple[BookingRow, ...]  # active stays in the range that have no room yet
+    unassigned: tuple[RackUnassigned, ...]  # room types with stays lacking a room in the range, by code
 
 
-_HOTEL = bindparam("hotel", type_=BigInteger)
-_DAY, _START, _END = bindparam("day", type_=Date), bindparam("start", type_=Date), bindparam("end", type_=Date)
-_BY_ROOM_NUMBER = (func.length(Room.number), Room.number, Booking.id)
-_ARRIVALS = booking_rows_query(_HOTEL, Booking.check_in == _DAY, Booking.status.in_(ACTIVE_BOOKING_STATUSES)).order_by(
-    Guest.name_norm, Booking.id
+# The columns of a BookingRow, the guest's two name columns at 4 and 5 (see _booking_rows).
+_BOOKING_ROWS = (
+    "SELECT b.id, b.confirmation_code, b.status, b.guest_id, g.last_name, g.first_name, g.vip, b.room_type_id,"
+    " t.code, b.room_id, r.number, b.check_in, b.check_out, b.adults, b.children, b.do_not_move"
+    " FROM bookings b"
+    " CROSS JOIN LATERAL (SELECT g.last_name, g.first_name, g.vip, g.name_norm FROM guests g"
+    "  WHERE g.hotel_id = %(hotel)s AND g.id = b.guest_id LIMIT 1) g"
+    " JOIN room_types t ON t.id = b.room_type_id"
+    " LEFT JOIN rooms r ON r.id = b.room_id"
+    " WHERE b.hotel_id = %(hotel)s AND "
 )
-_DEPARTURES = booking_rows_query(
-    _HOTEL, Booking.check_out == _DAY, Booking.status.in_(("checked_in", "checked_out"))
-).order_by(*_BY_ROOM_NUMBER)
-_IN_HOUSE = booking_rows_query(_HOTEL, Booking.status == "checked_in").order_by(*_BY_ROOM_NUMBER)
+_BY_ROOM_NUMBER = " ORDER BY length(r.number), r.number, b.id"
+_ARRIVALS = _BOOKING_ROWS + f"b.check_in = %(day)s AND b.status IN ({_ACTIVE}) ORDER BY g.name_norm, b.id"
+_DEPARTURES = _BOOKING_ROWS + "b.check_out = %(day)s AND b.status IN ('checked_in', 'checked_out')" + _BY_ROOM_NUMBER
+_IN_HOUSE = _BOOKING_ROWS + "b.status = 'checked_in'" + _BY_ROOM_NUMBER
+_UNASSIGNED = (
+    _BOOKING_ROWS
+    + f"b.room_id IS NULL AND b.status IN ({_ACTIVE}) AND b.check_in < %(end)s AND b.check_out > %(start)s"
+    " ORDER BY b.check_in, b.id"
+)
 
 
-def _listed(session: Session, stmt: Select[*tuple[Any, ...]], **parameters: Any) -> tuple[BookingRow, ...]:
-    # all() fetches every row in one driver call; iterating the result would fetch them one by one.
-    return tuple(booking_row(values) for values in session.connection().execute(stmt, parameters).all())
+def _booking_rows(actor: Actor, sql: str, params: dict[str, Any]) -> tuple[BookingRow, ...]:
+    [rows] = read(actor, Permission.BOOKINGS_READ, (sql, params))
+    return tuple(
+        BookingRow(i, code, status, guest, guest_name(last, first), *rest)
+        for i, code, status, guest, last, first, *rest in rows
+    )
 
 
 @requires(Permission.BOOKINGS_READ)
 def arrivals(actor: Actor, day: dt.date) -> tuple[BookingRow, ...]:
     """Stays starting on ``day`` still expected or already arrived (confirmed, checked in), by guest name."""
     day = checked_day(day, "The day")
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _listed(uow.session, _ARRIVALS, hotel=actor.hotel_id, day=day)
+    return _booking_rows(actor, _ARRIVALS, {"hotel": actor.hotel_id, "day": day})
 
 
 @requires(Permission.BOOKINGS_READ)
 def departures(actor: Actor, day: dt.date) -> tuple[BookingRow, ...]:
     """Stays ending on ``day``: still in house (due out) or already checked out, by room number."""
     day = checked_day(day, "The day")
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _listed(uow.session, _DEPARTURES, hotel=actor.hotel_id, day=day)
+    return _booking_rows(actor, _DEPARTURES, {"hotel": actor.hotel_id, "day": day})
 
 
 @requires(Permission.BOOKINGS_READ)
 def in_house(actor: Actor) -> tuple[BookingRow, ...]:
     """Every checked-in stay, by room number."""
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _listed(uow.session, _IN_HOUSE, hotel=actor.hotel_id)
+    return _booking_rows(actor, _IN_HOUSE, {"hotel": actor.hotel_id})
+
+
+@requires(Permission.BOOKINGS_READ)
+def unassigned_stays(actor: Actor, start: dt.date, days: int = 14) -> tuple[BookingRow, ...]:
+    """The active stays on any of ``days`` nights from ``start`` that have no room yet, by arrival: the list
+    behind the rack's counts."""
+    return _booking_rows(actor, _UNASSIGNED, _rack_window(actor, start, days))
 
 
 _RACK_ROOMS = (
-    select(Room.id, Room.number, Room.floor, RoomType.code, Room.hk_status)
-    .join(RoomType, RoomType.id == Room.room_type_id)
-    .where(Room.hotel_id == _HOTEL)
+    "SELECT r.id, r.number, r.floor, t.code, r.hk_status FROM rooms r JOIN room_types t ON t.id = r.room_type_id"
+    ' WHERE r.hotel_id = %(hotel)s ORDER BY r.floor, length(r.number), r.number COLLATE "C"'
 )
+# Rack days are numbered from 0 (the first day); each window and stay comes with the days it covers, [lo, hi).
+_SPAN = "greatest({first} - %(start)s, 0), least({last}, %(end)s) - %(start)s"
 _RACK_OVERLAYS = (
-    select(RoomOverlay.room_id, RoomOverlay.kind, RoomOverlay.reason, RoomOverlay.starts_on, RoomOverlay.ends_on)
-    .where(
-        RoomOverlay.hotel_id == _HOTEL,
-        RoomOverlay.released.is_(False),
-        RoomOverlay.ends_on > _START,
-        RoomOverlay.starts_on < _END,
-    )
-    .order_by(RoomOverlay.starts_on)
+    f"SELECT o.room_id, {_SPAN.format(first='o.starts_on', last='o.ends_on')}, o.reason, o.kind FROM room_overlays o"
+    " WHERE o.hotel_id = %(hotel)s AND NOT o.released AND o.ends_on > %(start)s AND o.starts_on < %(end)s"
 )
-# Stays win over overlays; active stays come last so they win over a checked-out one.
-_RACK_STAYS = (
-    select(
-        Booking.id,
-        Booking.room_id,
-        Booking.status,
-        Booking.check_in,
-        Booking.check_out,
-        Guest.last_name,
-        Guest.first_name,
-    )
-    .join(Guest, Guest.id == Booking.guest_id)
-    .where(
-        Booking.hotel_id == _HOTEL,
-        Booking.room_id.is_not(None),
-        Booking.status.in_(RACK_STATUSES),
-        Booking.check_out > _START,
-        Booking.check_in < _END,
-    )
-    .order_by((Booking.status == "checked_out").desc(), Booking.check_in)
+_RACK_STAY = (
+    f"SELECT b.room_id, {_SPAN.format(first='b.check_in', last='b.check_out')}, b.id, g.last_name, g.first_name,"
+    " {status} FROM bookings b"
+    " CROSS JOIN LATERAL (SELECT g.last_name, g.first_name FROM guests g"
+    "  WHERE g.hotel_id = %(hotel)s AND g.id = b.guest_id LIMIT 1) g"
+    " WHERE b.hotel_id = %(hotel)s AND b.room_id IS NOT NULL AND "
 )
-_RACK_UNASSIGNED = booking_rows_query(
-    _HOTEL,
-    Booking.room_id.is_(None),
-    Booking.status.in_(ACTIVE_BOOKING_STATUSES),
-    Booking.check_out > _START,
-    Booking.check_in < _END,
-).order_by(Booking.check_in, Booking.id)
+# Active stays cannot overlap in a room; checked-out ones (an early departure keeps its nights) can, so they
+# come in arrival order and are painted first, the active stays over them.
+_RACK_CHECKED_OUT = _RACK_STAY.format(status="'checked_out'") + (
+    "b.status = 'checked_out' AND b.check_out > %(start)s AND b.check_in < %(end)s ORDER BY b.check_in"
+)
+_RACK_ACTIVE = (
+    _RACK_STAY.format(status="b.status")
+    + f"b.status IN ({_ACTIVE}) AND b.check_in < %(end)s AND b.check_out > %(start)s"
+)
+# Stays without a room grouped by type and the rack days they cover: a few rows whatever the hotel's size.
+_RACK_UNASSIGNED = (
+    f"SELECT t.code, {_SPAN.format(first='b.check_in', last='b.check_out')}, count(*)"
+    " FROM bookings b JOIN room_types t ON t.id = b.room_type_id"
+    f" WHERE b.hotel_id = %(hotel)s AND b.room_id IS NULL AND b.status IN ({_ACTIVE})"
+    " AND b.check_in < %(end)s AND b.check_out > %(start)s GROUP BY 1, 2, 3"
+)
+
+
+def _rack_window(actor: Actor, start: dt.date, days: int) -> dict[str, Any]:
+    start = checked_day(start, "The first day")
+    days = checked_count(days, "The number of days", 1, MAX_RACK_DAYS)
+    return {"hotel": actor.hotel_id, "start": start, "end": start + dt.timedelta(days=days)}
 
 
 @requires(Permission.BOOKINGS_READ)
 def room_rack(actor: Actor, start: dt.date, days: int = 14) -> RoomRack:
     """Rooms x days from ``start``: which stay (or out-of-order / out-of-service window) holds each room
-    on each night, plus the active stays of those days that have no room yet."""
-    start = checked_day(start, "The first day")
-    days = checked_count(days, "The number of days", 1, MAX_RACK_DAYS)
-    window = {"hotel": actor.hotel_id, "start": start, "end": start + dt.timedelta(days=days)}
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        connection = uow.session.connection()
-        rooms = connection.execute(_RACK_ROOMS, window).all()
-        grid: dict[int, list[RackCell | None]] = {room.id: [None] * days for room in rooms}
-        for room_id, kind, reason, first, last in connection.execute(_RACK_OVERLAYS, window).all():
-            _paint(grid[room_id], start, first, last, None, reason, kind)
-        for booking_id, stay_room_id, status, first, last, last_name, first_name in connection.execute(
-            _RACK_STAYS, window
-        ).all():
-            assert stay_room_id is not None  # filtered in the statement
-            _paint(grid[stay_room_id], start, first, last, booking_id, guest_name(last_name, first_name), status)
-        unassigned = _listed(uow.session, _RACK_UNASSIGNED, **window)
-    ordered = sorted(rooms, key=lambda r: (r.floor, len(r.number), r.number))
+    on each night, and per room type and night how many active stays have no room yet
+    (``unassigned_stays`` lists them)."""
+    window = _rack_window(actor, start, days)
+    rooms, overlays, checked_out, active, unassigned = read(
+        actor,
+        Permission.BOOKINGS_READ,
+        *((sql, window) for sql in (_RACK_ROOMS, _RACK_OVERLAYS, _RACK_CHECKED_OUT, _RACK_ACTIVE, _RACK_UNASSIGNED)),
+    )
+    grid: dict[int, list[RackCell | None]] = {room[0]: [None] * days for room in rooms}
+    for room_id, lo, hi, reason, kind in overlays:
+        _paint(grid[room_id], lo, hi, None, reason, kind)
+    for stays in (checked_out, active):
+        for room_id, lo, hi, booking_id, last, first, status in stays:
+            _paint(grid[room_id], lo, hi, booking_id, guest_name(last, first), status)
+    counts: dict[str, list[int]] = {}
+    for code, lo, hi, count in unassigned:
+        per_day = counts.setdefault(code, [0] * days)
+        for day in range(lo, hi):
+            per_day[day] += count
     return RoomRack(
-        days=tuple(start + dt.timedelta(days=i) for i in range(days)),
-        rooms=tuple(RackRoom(r.id, r.number, r.floor, r.code, r.hk_status, tuple(grid[r.id])) for r in ordered),
-        unassigned=unassigned,
+        days=tuple(window["start"] + dt.timedelta(days=i) for i in range(days)),
+        rooms=tuple(
+            RackRoom(room_id, number, floor, code, hk_status, tuple(grid[room_id]))
+            for room_id, number, floor, code, hk_status in rooms
+        ),
+        unassigned=tuple(RackUnassigned(code, tuple(counts[code])) for code in sorted(counts)),
     )
 
 
-def _paint(
-    cells: list[RackCell | None],
-    start: dt.date,
-    first: dt.date,
-    last: dt.date,
-    booking_id: int | None,
-    label: str,
-    status: str,
-) -> None:
-    """Put a stay or window on the rack days of [first, last); the first one shown is marked as the start.
-    The days after it share one cell (cells are frozen): a 14-day rack of 1,000 rooms stays cheap."""
-    lo, hi = max((first - start).days, 0), min((last - start).days, len(cells))
-    if lo >= hi:
-        return
-    cells[lo] = RackCell(booking_id, label, status, True)
+def _paint(cells: list[RackCell | None], lo: int, hi: int, booking_id: int | None, label: str, status: str) -> None:
+    """Put a stay or window on the rack days [lo, hi); the first one shown is marked as the start.
+    The days after it share one cell (cells are immutable): a 14-day rack of 1,000 rooms stays cheap.
+    ``_make`` builds the tuple without the keyword-capable ``__new__``, a third faster."""
+    cells[lo] = RackCell._make((booking_id, label, status, True))
     if hi - lo > 1:
-        cells[lo + 1 : hi] = [RackCell(booking_id, label, status, False)] * (hi - lo - 1)
+        cells[lo + 1 : hi] = [RackCell._make((booking_id, label, status, False))] * (hi - lo - 1)

@@ -20,7 +20,7 @@ from sqlalchemy import event, text
 
 from core.auth import Actor
 from core.errors import InvalidTransition, NotFound, PermissionDenied, RoomUnavailable, ValidationError
-from core.services import bookings, desk_lists
+from core.services import bookings
 from core.services import uow as uow_module
 from core.services.bookings import CODE_ALPHABET, CODE_LENGTH
 from tests import conftest
@@ -962,70 +962,19 @@ def test_get_booking_shows_guest_room_rate_and_folio_balance(db, hotel, other_ho
         bookings.get_booking(hotel.housekeeping, booking_id)
 
 
-def test_arrivals_departures_in_house_and_guest_history(db, hotel, other_hotel):
+def test_guest_history_lists_the_guests_bookings_latest_first(db, hotel, other_hotel):
     today = hotel.business_date
-    due, _ = make_booking(db.owner, hotel, check_in=today, room_number="101", last_name="Young")
-    arrived, _ = make_booking(db.owner, hotel, check_in=today, room_number="103", status="checked_in", last_name="Abel")
-    make_booking(db.owner, hotel, check_in=today, status="cancelled", last_name="Gone")
-    leaving, _ = make_booking(db.owner, hotel, check_in=today - 2 * DAY, room_number="110", status="checked_in")
-    left, _ = make_booking(db.owner, hotel, check_in=today - 2 * DAY, room_number="105", status="checked_out")
-    staying, _ = make_booking(db.owner, hotel, check_in=today - DAY, nights=4, room_number="108", status="checked_in")
-    make_booking(db.owner, other_hotel, check_in=today, room_number="101")
     guest = make_guest(db, hotel, "Lind", "Eva")
     first = book(hotel, guest, today + 3 * DAY)
     second = book(hotel, guest, today + 9 * DAY)
 
-    assert [r.booking_id for r in desk_lists.arrivals(hotel.front_desk, today)] == [arrived, due]
-    assert [r.booking_id for r in desk_lists.departures(hotel.front_desk, today)] == [left, leaving]
-    assert [(r.room_number, r.booking_id) for r in desk_lists.in_house(hotel.front_desk)] == [
-        ("103", arrived),
-        ("108", staying),
-        ("110", leaving),
-    ]
     history = bookings.guest_bookings(hotel.front_desk, guest)
     assert [r.booking_id for r in history] == [second.booking_id, first.booking_id]
     assert history[0].guest_name == "Lind, Eva" and history[0].nights == 2
     with pytest.raises(NotFound):
         bookings.guest_bookings(hotel.front_desk, make_guest(db, other_hotel))
-    for read in (
-        lambda: desk_lists.arrivals(hotel.housekeeping, today),
-        lambda: desk_lists.departures(hotel.housekeeping, today),
-        lambda: desk_lists.in_house(hotel.housekeeping),
-        lambda: bookings.guest_bookings(hotel.housekeeping, guest),
-        lambda: desk_lists.room_rack(hotel.housekeeping, today),
-    ):
-        with pytest.raises(PermissionDenied):
-            read()
-    with pytest.raises(ValidationError):
-        desk_lists.arrivals(hotel.front_desk, NOT_A_DATE)
-
-
-def test_room_rack_shows_who_holds_each_room_each_night(db, hotel):
-    today = hotel.business_date
-    stay, _ = make_booking(
-        db.owner, hotel, check_in=today - DAY, nights=3, room_number="101", status="checked_in", last_name="Ito"
-    )
-    later, _ = make_booking(db.owner, hotel, check_in=today + 2 * DAY, nights=5, room_number="101", last_name="Berg")
-    make_booking(db.owner, hotel, check_in=today, room_number="103", status="cancelled")
-    add_overlay(db, hotel, "105", "out_of_order", today + DAY, today + 2 * DAY)
-    waiting, _ = make_booking(db.owner, hotel, check_in=today + DAY, nights=1)
-
-    rack = desk_lists.room_rack(hotel.front_desk, today, days=4)
-
-    assert rack.days == tuple(today + i * DAY for i in range(4))
-    assert [r.number for r in rack.rooms] == [f"1{i:02d}" for i in range(1, 11)]
-    room_101, room_103, room_105 = rack.rooms[0], rack.rooms[2], rack.rooms[4]
-    assert [c.booking_id if c else None for c in room_101.cells] == [stay, stay, later, later]
-    assert [c.starts_here if c else None for c in room_101.cells] == [True, False, True, False]
-    first = room_101.cells[0]
-    assert first is not None and (first.label, first.status) == ("Ito, Test", "checked_in")
-    assert room_103.cells == (None, None, None, None)
-    assert [c.status if c else None for c in room_105.cells] == [None, "out_of_order", None, None]
-    assert [r.booking_id for r in rack.unassigned] == [waiting]
-    with pytest.raises(ValidationError):
-        desk_lists.room_rack(hotel.front_desk, today, days=0)
-    with pytest.raises(ValidationError):
-        desk_lists.room_rack(hotel.front_desk, today, days=63)
+    with pytest.raises(PermissionDenied):
+        bookings.guest_bookings(hotel.housekeeping, guest)
 
 
 def make_busy_hotel(db) -> HotelFixture:
@@ -1108,7 +1057,6 @@ def assert_bookings_indexed(db, hotel, calls: list[Callable[[], Any]]) -> int:
 
 def test_every_bookings_query_of_the_reads_is_served_by_an_index_under_rls(db):
     busy = make_busy_hotel(db)
-    today = busy.business_date
     booking_id = rows(
         db, "SELECT min(id) AS id FROM bookings WHERE hotel_id = :h AND status = 'confirmed'", h=busy.hotel_id
     )[0].id
@@ -1119,16 +1067,11 @@ def test_every_bookings_query_of_the_reads_is_served_by_an_index_under_rls(db):
         db,
         busy,
         [
-            lambda: desk_lists.arrivals(actor, today),
-            lambda: desk_lists.departures(actor, today),
-            lambda: desk_lists.in_house(actor),
             lambda: bookings.guest_bookings(actor, guest),
-            lambda: desk_lists.room_rack(actor, today),
             lambda: bookings.get_booking(actor, booking_id),
         ],
     )
-    assert sent >= 7
-    assert len(desk_lists.in_house(actor)) == 100 and len(desk_lists.arrivals(actor, today)) == 100
+    assert sent >= 2
 
 
 # --- permissions ---------------------------------------------------------------------------------
