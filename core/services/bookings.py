@@ -17,7 +17,19 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, BindParameter, ColumnElement, Date, Select, any_, bindparam, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Boolean,
+    ColumnElement,
+    Date,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -301,7 +313,8 @@ class _Taken(Exception):
         self.room_id = room_id
 
 
-_HOTEL, _CANDIDATES = bindparam("hotel", type_=BigInteger), bindparam("candidates", type_=ARRAY(BigInteger))
+_HOTEL, _ROOM, _BOOKING = (bindparam(name, type_=BigInteger) for name in ("hotel", "room", "booking"))
+_CANDIDATES = bindparam("candidates", type_=ARRAY(BigInteger))
 _START, _END, _FREE_FROM = (bindparam(name, type_=Date) for name in ("start", "end", "free_from"))
 
 # Rooms of one type with no active stay on [start, end) but the booking's own (its room stays a candidate)
@@ -347,6 +360,31 @@ def _candidates(uow: UnitOfWork, booking: Booking, ready_only: bool) -> list[int
         for room_id, floor, number, hk_status in uow.session.execute(_FREE_OF_TYPE, params)
     ]
     return [room[-1] for room in sorted(rooms) if not (ready_only and room[0])]
+
+
+# Whether anything keeps the booking out of a candidate whose lock was just granted: another active stay on
+# [start, end), a window on [free_from, end) or, for a guest going in now, a guest still in the room.
+_OTHER_STAY = select(Booking.id).where(
+    Booking.hotel_id == _HOTEL,
+    Booking.room_id == _ROOM,
+    _ACTIVE,
+    Booking.check_out > _START,
+    Booking.check_in < _END,
+    Booking.id != _BOOKING,
+)
+_WINDOW = select(RoomOverlay.id).where(
+    RoomOverlay.hotel_id == _HOTEL,
+    RoomOverlay.room_id == _ROOM,
+    RoomOverlay.released.is_(False),
+    RoomOverlay.ends_on > _FREE_FROM,
+    RoomOverlay.starts_on < _END,
+)
+_GUEST_IN_ROOM = select(Booking.id).where(
+    Booking.hotel_id == _HOTEL, Booking.room_id == _ROOM, Booking.status == "checked_in", Booking.id != _BOOKING
+)
+_CANDIDATE_TAKEN = select(
+    _OTHER_STAY.exists() | _WINDOW.exists() | (bindparam("in_house", type_=Boolean) & _GUEST_IN_ROOM.exists())
+)
 
 
 def _lock_first(skip_locked: bool) -> Select[Room]:
@@ -406,13 +444,37 @@ def _take_room(
         room = session.scalars(statement, {"hotel": uow.actor.hotel_id, "candidates": candidates}).one_or_none()
         if room is None:
             return None
-        if room.room_type_id != booking.room_type_id or (ready_only and not ready_for_guest(uow, room)):
+        # Not ready, of another type by now, or taken since the candidates were read. A window today would
+        # have made it taken, so readiness is the room's state alone.
+        if (
+            (ready_only and not is_ready(room.hk_status, uow.hotel.inspection_required, blocked=False))
+            or room.room_type_id != booking.room_type_id
+            or _candidate_taken(uow, booking, room, in_house=ready_only)
+        ):
             raise _Taken(room.id)
-        try:
-            _put_in_room(uow, booking, room, in_house=ready_only)
-        except RoomUnavailable:
-            raise _Taken(room.id) from None
+        if booking.room_id != room.id:
+            booking.room_id = room.id
+            booking.updated_at = func.now()
+            try:
+                _flush_stay(uow, booking, room)
+            except RoomUnavailable:
+                raise _Taken(room.id) from None
     return room
+
+
+def _candidate_taken(uow: UnitOfWork, booking: Booking, room: Room, *, in_house: bool) -> bool:
+    params = {
+        "hotel": uow.actor.hotel_id,
+        "room": room.id,
+        "booking": booking.id,
+        "start": booking.check_in,
+        "end": booking.check_out,
+        "free_from": max(booking.check_in, uow.business_date),
+        "in_house": in_house,
+    }
+    # Other rows are read as committed; flushing the change first would let the constraint answer instead.
+    with uow.session.no_autoflush:
+        return bool(uow.session.scalar(_CANDIDATE_TAKEN, params))
 
 
 def _new_confirmation_code(session: Session) -> str:
