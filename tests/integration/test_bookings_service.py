@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -684,6 +686,40 @@ def test_auto_assign_is_refused_when_no_room_of_the_type_is_free(db, hotel):
 
     assert bookings.auto_assign_room(hotel.front_desk, made.booking_id).room_number == "109"
     refused(db, hotel, RoomUnavailable, lambda: bookings.auto_assign_room(hotel.front_desk, late), "No Standard room")
+
+
+def _lock_rooms_elsewhere(conn: Any, hotel: HotelFixture, *numbers: str) -> None:
+    """Another terminal in the middle of a change to these rooms: their rows locked, nothing committed."""
+    conn.execute(
+        text("SELECT id FROM rooms WHERE id = ANY(:ids) FOR NO KEY UPDATE"),
+        {"ids": [hotel.room_ids[number] for number in numbers]},
+    )
+
+
+def test_auto_assign_passes_over_rooms_another_terminal_holds_and_waits_only_when_it_holds_them_all(db, hotel):
+    today = hotel.business_date
+    guest = make_guest(db, hotel)
+    first, second = book(hotel, guest, today), book(hotel, guest, today)
+
+    with db.owner.connect() as other:
+        other.begin()
+        _lock_rooms_elsewhere(other, hotel, "101")
+        assert bookings.auto_assign_room(hotel.front_desk, first.booking_id).room_number == "103"  # no waiting
+        other.rollback()
+
+    outcome: list[Any] = []
+    with db.owner.connect() as other:
+        other.begin()
+        _lock_rooms_elsewhere(other, hotel, "101", "105", "107", "109")
+        worker = threading.Thread(
+            target=lambda: outcome.append(bookings.auto_assign_room(hotel.front_desk, second.booking_id))
+        )
+        worker.start()
+        time.sleep(0.5)
+        assert worker.is_alive()  # every free room is held: it waits for the best one
+        other.rollback()
+        worker.join(30)
+    assert [assigned.room_number for assigned in outcome] == ["101"]
 
 
 def test_do_not_move_is_set_and_cleared_with_an_event_each(db, hotel):

@@ -126,6 +126,20 @@ def test_check_in_makes_the_guest_in_house_issues_keys_and_emits_guest_checked_i
     assert rows(db, "SELECT count(*) FROM audit_log") == [(1,)]
 
 
+def test_a_booking_whose_folio_was_closed_checks_in_on_a_new_open_folio(db, hotel, arrival):
+    booking, folio = arrival
+    with db.owner.begin() as conn:
+        conn.execute(text("UPDATE folios SET status = 'closed', closed_at = now() WHERE id = :f"), {"f": folio})
+
+    result = stays.check_in(hotel.front_desk, booking)
+
+    assert result.folio_id is not None and result.folio_id != folio
+    opened = rows(db, "SELECT id, status FROM folios WHERE booking_id = :b ORDER BY id", b=booking)
+    assert opened == [(folio, "closed"), (result.folio_id, "open")]
+    [(_, _, details)] = audit(db, "stay.checked_in")
+    assert details["folio_id"] == result.folio_id
+
+
 def test_keys_are_valid_until_the_hotels_check_out_time_in_its_time_zone(db, hotel, arrival):
     booking, _folio = arrival
     set_hotel(db, hotel, timezone="America/New_York", check_out_time=dt.time(12, 30))
