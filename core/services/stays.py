@@ -80,7 +80,7 @@ class StayChange:
 
 
 # --- locking and reading -------------------------------------------------------------------------
-# The statements of every check-in are built once (building one costs more than running it).
+# The statements are built once (building one costs more than running it).
 
 _HOTEL, _BOOKING, _ROOM = (bindparam(name, type_=BigInteger) for name in ("hotel", "booking", "room"))
 _START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
@@ -193,8 +193,13 @@ def _lock_folio_of_free_room(uow: UnitOfWork, room: Room, booking: Booking, star
     """Refuse the locked room unless it is in service from the business date to ``end``, nobody else is in
     house there and no other stay holds it on [start, end) (when the stay is re-dated). Returns the id of
     the booking's open folio, now locked (None when it has none)."""
-    hotel_id = uow.actor.hotel_id
-    params = {"hotel": hotel_id, "room": room.id, "booking": booking.id, "start": uow.business_date, "end": end}
+    params = {
+        "hotel": uow.actor.hotel_id,
+        "room": room.id,
+        "booking": booking.id,
+        "start": uow.business_date,
+        "end": end,
+    }
     found = uow.session.execute(_ROOM_OBSTACLES_AND_FOLIO, params).one()
     if found.kind is not None:
         what = found.kind.replace("_", " ")
