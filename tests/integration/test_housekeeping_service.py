@@ -162,8 +162,9 @@ def test_the_queue_is_ordered_by_priority_then_age_and_can_show_one_floor(db):
     assert [t.floor for t in hk.task_queue(actor, floor=2)] == [2, 2]
     stored, [room] = task(db, urgent.id), _rows(db, "SELECT hk_status FROM rooms WHERE id = :r", r=urgent.room_id)
     assert hk.task_queue(actor)[0] == hk.TaskRow(
-        urgent.id, tall.room_ids["103"], "103", 1, room.hk_status, "turndown", "open", 1, None, None,
-        tall.business_date, "", stored.created_at, None, None,
+        id=urgent.id, room_id=tall.room_ids["103"], room_number="103", floor=1, room_status=room.hk_status,
+        kind="turndown", status="open", priority=1, assigned_to=None, assigned_name=None,
+        business_date=tall.business_date, notes="", created_at=stored.created_at, started_at=None, completed_at=None,
     )  # fmt: skip
     assigned = hk.assign_task(actor, pickup.id, tall.user_ids[Role.HOUSEKEEPING])
     assert hk.task_queue(actor, assigned_to=tall.user_ids[Role.HOUSEKEEPING]) == [assigned]
