@@ -69,9 +69,9 @@ def _scenarios(result: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "Times in ms. *Statements*: what one service call sends besides opening the transaction with the "
-        "tenant; the raw columns replay exactly those statements as prepared statements on a plain psycopg "
-        "connection (BEGIN, `set_config`, the statements, COMMIT). *Client CPU*: mean CPU time of the calling "
+        "Times in ms. *Statements*: what one service call sends besides setting the tenant; the raw columns "
+        "replay exactly those statements as prepared statements on a plain psycopg connection in one round "
+        "trip (`set_config` and the statements in one pipeline). *Client CPU*: mean CPU time of the calling "
         "thread per call (Python and the driver; the rest is waiting for the server).",
     ]
     return lines
