@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 from core.db import migrate
 from core.db.engine import RUNTIME_ROLE, create_app_engine, parse_url
 from core.services import uow as uow_module
-from tests.factories import HotelFixture, make_hotel
+from tests.factories import HotelFixture, make_hotel, unique_name
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -160,9 +160,29 @@ def close_database(database: TestDatabase) -> None:
     drop_database(database.server, database.name)
 
 
+@pytest.fixture(scope="module")
+def module_database(pg_server: Server, template_database: str) -> Iterator[TestDatabase]:
+    database = new_database(pg_server, template_database)
+    yield database
+    close_database(database)
+
+
+def shares_database(request: pytest.FixtureRequest) -> bool:
+    """A module with ``SHARED_DATABASE = True`` runs all its tests on one database, each test with hotels of
+    its own (row-level security keeps them apart): for modules of many tests, where cloning a database per
+    test would cost about a second each."""
+    return bool(getattr(request.module, "SHARED_DATABASE", False))
+
+
 @pytest.fixture
-def db(pg_server: Server, database_pool: DatabasePool) -> Iterator[TestDatabase]:
-    """A migrated database of its own; core.services are bound to its runtime-role engine."""
+def db(request: pytest.FixtureRequest, pg_server: Server, database_pool: DatabasePool) -> Iterator[TestDatabase]:
+    """A migrated database (of its own, or the module's); core.services are bound to its runtime-role engine."""
+    if shares_database(request):
+        database = request.getfixturevalue("module_database")
+        uow_module.bind_engine(database.app)
+        yield database
+        uow_module.bind_engine(None)
+        return
     database = _engines(pg_server, database_pool.take())
     uow_module.bind_engine(database.app)
     yield database
@@ -181,11 +201,13 @@ def empty_db(pg_server: Server) -> Iterator[TestDatabase]:
 
 
 @pytest.fixture
-def hotel(db: TestDatabase) -> HotelFixture:
+def hotel(request: pytest.FixtureRequest, db: TestDatabase) -> HotelFixture:
     """A small hotel (10 rooms on two floors, one user per role)."""
-    return make_hotel(db.owner, "Hotel Aurora", rooms=10)
+    return make_hotel(db.owner, unique_name("Hotel Aurora") if shares_database(request) else "Hotel Aurora", rooms=10)
 
 
 @pytest.fixture
-def other_hotel(db: TestDatabase) -> HotelFixture:
-    return make_hotel(db.owner, "Hotel Borealis", rooms=4)
+def other_hotel(request: pytest.FixtureRequest, db: TestDatabase) -> HotelFixture:
+    return make_hotel(
+        db.owner, unique_name("Hotel Borealis") if shares_database(request) else "Hotel Borealis", rooms=4
+    )

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from core.auth import Actor, Role, hash_password
 from core.models import Hotel, Room, RoomType, StaffUser
 
 PASSWORD = "correct-horse-1"
+_names = itertools.count(1)
+
+
+def unique_name(base: str) -> str:
+    """``base`` with a number no other hotel of this test run has (hotel names are unique)."""
+    return f"{base} {next(_names)}"
 
 
 @cache
@@ -155,3 +162,24 @@ def make_booking(
         session.add(folio)
         session.flush()
         return booking.id, folio.id
+
+
+def add_overlay(db, hotel, number: str, kind: str, start: dt.date, end: dt.date, released: bool = False) -> None:
+    """An out-of-order or out-of-service window on room ``number``, written as the owner."""
+    with db.owner.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO room_overlays (hotel_id, room_id, kind, starts_on, ends_on, reason, released)"
+                " VALUES (:h, :r, :k, :s, :e, 'Leaking tap', :rel)"
+            ),
+            {"h": hotel.hotel_id, "r": hotel.room_ids[number], "k": kind, "s": start, "e": end, "rel": released},
+        )
+
+
+def set_hk(db, hotel, status: str, *numbers: str) -> None:
+    """Put rooms ``numbers`` in housekeeping ``status``, as the owner."""
+    with db.owner.begin() as conn:
+        conn.execute(
+            text("UPDATE rooms SET hk_status = :s WHERE id = ANY(:ids)"),
+            {"s": status, "ids": [hotel.room_ids[n] for n in numbers]},
+        )

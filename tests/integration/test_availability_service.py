@@ -7,55 +7,19 @@ Like the bookings tests, one database serves the module and each test has a hote
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from core.db import reads
 from core.errors import PermissionDenied, ValidationError
 from core.services import availability
-from core.services import uow as uow_module
 from core.services.availability import FreeRoom, TypeAvailability
-from tests import conftest
-from tests.factories import HotelFixture, make_booking, make_hotel
-from tests.integration.test_bookings_service import (
-    _bookings_scans,
-    _selective,
-    add_overlay,
-    assert_bookings_indexed,
-    make_busy_hotel,
-    set_hk,
-)
+from tests.factories import add_overlay, make_booking, make_hotel, set_hk, unique_name
+from tests.query_plans import assert_bookings_indexed, make_busy_hotel
 
 DAY = dt.timedelta(days=1)
 NOT_AN_ID: Any = "STD"
-_hotel_names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def shared_db(pg_server, template_database) -> Iterator[Any]:
-    database = conftest.new_database(pg_server, template_database)
-    yield database
-    conftest.close_database(database)
-
-
-@pytest.fixture
-def db(shared_db: Any) -> Iterator[Any]:
-    uow_module.bind_engine(shared_db.app)
-    yield shared_db
-    uow_module.bind_engine(None)
-
-
-@pytest.fixture
-def hotel(db: Any) -> HotelFixture:
-    return make_hotel(db.owner, f"Hotel {next(_hotel_names)}", rooms=10)
-
-
-@pytest.fixture
-def other_hotel(db: Any) -> HotelFixture:
-    return make_hotel(db.owner, f"Other hotel {next(_hotel_names)}", rooms=4)
+SHARED_DATABASE = True  # see tests/conftest.py: shares_database
 
 
 def counts(hotel, start: dt.date, nights: int = 1) -> dict[str, tuple[int, int, int, int]]:
@@ -142,7 +106,7 @@ def test_overbooking_shows_as_a_negative_number(db, hotel):
 
 
 def test_free_rooms_put_ready_rooms_first_then_floor_and_number(db):
-    tower = make_hotel(db.owner, f"Tower {next(_hotel_names)}", rooms=20)
+    tower = make_hotel(db.owner, unique_name("Tower"), rooms=20)
     set_hk(db, tower, "dirty", "101", "102")
     set_hk(db, tower, "clean", "103")
     found = availability.free_rooms(tower.front_desk, tower.business_date, tower.business_date + DAY)
@@ -151,7 +115,7 @@ def test_free_rooms_put_ready_rooms_first_then_floor_and_number(db):
     assert [r.number for r in found[-3:]] == ["101", "102", "103"]
     assert found[-1] == FreeRoom(tower.room_ids["103"], "103", 1, tower.room_type_ids["STD"], "STD", "clean", False)
 
-    relaxed = make_hotel(db.owner, f"Relaxed {next(_hotel_names)}", rooms=4, inspection_required=False)
+    relaxed = make_hotel(db.owner, unique_name("Relaxed"), rooms=4, inspection_required=False)
     set_hk(db, relaxed, "clean", "101")
     set_hk(db, relaxed, "dirty", "102")
     assert [
@@ -199,23 +163,6 @@ def test_permissions_and_bad_input(db, hotel):
     assert len(availability.availability_by_type(hotel.front_desk, today, today + 365 * DAY)) == 2
 
 
-def assert_reads_indexed(db, hotel, call) -> int:
-    """``assert_bookings_indexed`` for the statements on bookings that a one-round-trip read sends."""
-    statements: list[tuple[str, Any]] = []
-    with reads.listening(lambda sql, parameters: statements.append((sql, parameters)) if "bookings" in sql else None):
-        call()
-    with db.app.connect() as conn, conn.begin():
-        conn.exec_driver_sql("SELECT set_config('app.hotel_id', %s, true)", (str(hotel.hotel_id),))
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        for statement, parameters in statements:
-            [[plan]] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).all()
-            for node_type, index, condition in _bookings_scans(plan[0]["Plan"]):
-                assert node_type != "Seq Scan" and _selective(index, condition), (
-                    f"{statement}\n{node_type} {index}: {condition}"
-                )
-    return len(statements)
-
-
 def test_availability_queries_are_served_by_an_index_under_rls(db):
     busy = make_busy_hotel(db)
     today = busy.business_date
@@ -230,8 +177,8 @@ def test_availability_queries_are_served_by_an_index_under_rls(db):
         ],
     )
     assert sent == 2
-    read = assert_reads_indexed(
-        db, busy, lambda: availability.availability_by_type(actor, today + 3 * DAY, today + 10 * DAY)
+    read = assert_bookings_indexed(
+        db, busy, [lambda: availability.availability_by_type(actor, today + 3 * DAY, today + 10 * DAY)]
     )
     assert read == 2  # the stays sold, the stays in out-of-order rooms
     assert counts(busy, today + 4 * DAY)["STD"] == (50, 0, 50, 0)

@@ -10,55 +10,26 @@ second each.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from core.auth import Actor
 from core.errors import InvalidTransition, NotFound, PermissionDenied, RoomUnavailable, ValidationError
 from core.services import bookings
-from core.services import uow as uow_module
 from core.services.bookings import CODE_ALPHABET, CODE_LENGTH
-from tests import conftest
-from tests.factories import HotelFixture, make_booking, make_hotel
+from tests.factories import HotelFixture, add_overlay, make_booking, make_hotel, set_hk, unique_name
+from tests.query_plans import assert_bookings_indexed, make_busy_hotel
 
 DAY = dt.timedelta(days=1)
 NOT_A_FLAG: Any = "yes"  # what a careless caller might pass; typed Any so the type checker lets the test try
 NOT_A_DATE: Any = "today"
-_hotel_names = itertools.count(1)
-
-
-# --- fixtures: one database per module, one hotel per test ---------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shared_db(pg_server, template_database) -> Iterator[Any]:
-    database = conftest.new_database(pg_server, template_database)
-    yield database
-    conftest.close_database(database)
-
-
-@pytest.fixture
-def db(shared_db: Any) -> Iterator[Any]:
-    uow_module.bind_engine(shared_db.app)
-    yield shared_db
-    uow_module.bind_engine(None)
-
-
-@pytest.fixture
-def hotel(db: Any) -> HotelFixture:
-    return make_hotel(db.owner, f"Hotel {next(_hotel_names)}", rooms=10)
-
-
-@pytest.fixture
-def other_hotel(db: Any) -> HotelFixture:
-    return make_hotel(db.owner, f"Other hotel {next(_hotel_names)}", rooms=4)
+SHARED_DATABASE = True  # see tests/conftest.py: shares_database
 
 
 # --- helpers: set up and read the database as its owner ------------------------------------------
@@ -83,26 +54,6 @@ def make_guest(db, hotel, last: str = "Moreau", first: str = "Anne") -> int:
         l=last,
         f=first,
     ).scalar_one()
-
-
-def add_overlay(db, hotel, number: str, kind: str, start: dt.date, end: dt.date, released: bool = False) -> None:
-    execute(
-        db,
-        "INSERT INTO room_overlays (hotel_id, room_id, kind, starts_on, ends_on, reason, released)"
-        " VALUES (:h, :r, :k, :s, :e, 'Leaking tap', :rel)",
-        h=hotel.hotel_id,
-        r=hotel.room_ids[number],
-        k=kind,
-        s=start,
-        e=end,
-        rel=released,
-    )
-
-
-def set_hk(db, hotel, status: str, *numbers: str) -> None:
-    execute(
-        db, "UPDATE rooms SET hk_status = :s WHERE id = ANY(:ids)", s=status, ids=[hotel.room_ids[n] for n in numbers]
-    )
 
 
 def add_line(db, hotel, folio_id: int, kind: str, amount: str, description: str = "Card") -> int:
@@ -390,7 +341,7 @@ def test_walk_in_needs_a_ready_vacant_room(db, hotel):
 
 
 def test_walk_in_takes_a_clean_room_where_the_hotel_does_not_inspect(db):
-    relaxed = make_hotel(db.owner, f"Relaxed {next(_hotel_names)}", rooms=4, inspection_required=False)
+    relaxed = make_hotel(db.owner, unique_name("Relaxed"), rooms=4, inspection_required=False)
     set_hk(db, relaxed, "clean", "101", "103")
     guest = make_guest(db, relaxed)
     today = relaxed.business_date
@@ -651,7 +602,7 @@ def test_an_upgraded_stay_cannot_fall_back_into_a_sold_out_booked_type(db, hotel
 
 
 def test_auto_assign_prefers_ready_rooms_then_the_lowest_floor_and_number(db):
-    big = make_hotel(db.owner, f"Tower {next(_hotel_names)}", rooms=20)  # 101..110 and 201..210
+    big = make_hotel(db.owner, unique_name("Tower"), rooms=20)  # 101..110 and 201..210
     today = big.business_date
     guest = make_guest(db, big)
     set_hk(db, big, "dirty", "101", "103", "105", "107", "109")
@@ -1011,84 +962,6 @@ def test_guest_history_lists_the_guests_bookings_latest_first(db, hotel, other_h
         bookings.guest_bookings(hotel.front_desk, make_guest(db, other_hotel))
     with pytest.raises(PermissionDenied):
         bookings.guest_bookings(hotel.housekeeping, guest)
-
-
-def make_busy_hotel(db) -> HotelFixture:
-    """100 rooms, each booked back to back in two-night stays from 100 days ago to 200 days ahead
-    (15,000 bookings, 5,000 guests), analysed: enough rows that the planner's choice of index means
-    something."""
-    busy = make_hotel(db.owner, f"Busy {next(_hotel_names)}", rooms=100)
-    start = busy.business_date - 100 * DAY
-    execute(
-        db,
-        "INSERT INTO guests (hotel_id, last_name, name_norm)"
-        " SELECT :h, 'G' || g, 'g' || g FROM generate_series(1, 5000) g",
-        h=busy.hotel_id,
-    )
-    execute(
-        db,
-        "INSERT INTO bookings (hotel_id, confirmation_code, guest_id, room_type_id, room_id, check_in, check_out,"
-        " status, rate, actual_check_in)"
-        " SELECT :h, 'B' || r.id || '-' || d, g.first + (r.id * 150 + d) % 5000, r.room_type_id, r.id,"
-        "  CAST(:start AS date) + 2 * d, CAST(:start AS date) + 2 * d + 2,"
-        "  CASE WHEN CAST(:start AS date) + 2 * d + 2 <= :today THEN 'checked_out'"
-        "       WHEN CAST(:start AS date) + 2 * d <= :today THEN 'checked_in' ELSE 'confirmed' END, 100,"
-        "  CASE WHEN CAST(:start AS date) + 2 * d <= :today THEN now() END"
-        " FROM rooms r, generate_series(0, 149) d, (SELECT min(id) AS first FROM guests WHERE hotel_id = :h) g"
-        " WHERE r.hotel_id = :h",
-        h=busy.hotel_id,
-        start=start,
-        today=busy.business_date,
-    )
-    execute(db, "ANALYZE bookings")
-    execute(db, "ANALYZE guests")
-    return busy
-
-
-def _selective(index: str, condition: str) -> bool:
-    """The index scan narrows by more than the hotel: a date, guest, room or id condition, or the in-house
-    partial index."""
-    if index == "ix_bookings_hotel_id_in_house":
-        return True
-    return any(column in condition for column in ("check_in", "check_out", "guest_id", "room_id", "(id = "))
-
-
-def _bookings_scans(node: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(node type, index name, index condition) of every access to bookings in a JSON plan."""
-    if node.get("Relation Name") == "bookings" and node["Node Type"] != "Bitmap Heap Scan":
-        yield node["Node Type"], node.get("Index Name", ""), node.get("Index Cond", "")
-    if node["Node Type"] == "Bitmap Index Scan" and "bookings" in node.get("Index Name", ""):
-        yield node["Node Type"], node["Index Name"], node.get("Index Cond", "")
-    for child in node.get("Plans", []):
-        yield from _bookings_scans(child)
-
-
-def assert_bookings_indexed(db, hotel, calls: list[Callable[[], Any]]) -> int:
-    """Run ``calls``, then EXPLAIN each SELECT on bookings they sent, as the runtime role with the tenant
-    set and sequential scans priced out. Under RLS a non-leakproof condition (range ``&&``, lower(),
-    LIKE) cannot be an index condition, so such a shape shows up as a scan narrowed by hotel only."""
-    statements: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "bookings" in statement and statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            statements.append((statement, parameters))
-
-    event.listen(db.app, "before_cursor_execute", capture)
-    try:
-        for call in calls:
-            call()
-    finally:
-        event.remove(db.app, "before_cursor_execute", capture)
-    with db.app.connect() as conn, conn.begin():
-        conn.exec_driver_sql("SELECT set_config('app.hotel_id', %s, true)", (str(hotel.hotel_id),))
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        for statement, parameters in statements:
-            [[plan]] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).all()
-            for node_type, index, condition in _bookings_scans(plan[0]["Plan"]):
-                assert node_type != "Seq Scan" and _selective(index, condition), (
-                    f"{statement}\n{node_type} {index}: {condition}"
-                )
-    return len(statements)
 
 
 def test_every_bookings_query_of_the_reads_is_served_by_an_index_under_rls(db):

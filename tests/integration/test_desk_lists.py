@@ -6,67 +6,25 @@ stays. Each list must reach bookings through an index under row-level security a
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from core.db import reads
 from core.errors import PermissionDenied, ValidationError
 from core.services import desk_lists
-from core.services import uow as uow_module
 from core.services.desk_lists import RackUnassigned
-from tests import conftest
-from tests.factories import HotelFixture, make_booking, make_hotel
+from tests.factories import add_overlay, make_booking
+from tests.query_plans import capturing, make_busy_hotel, scans
 
 DAY = dt.timedelta(days=1)
 NOT_A_DATE: Any = "today"  # what a careless caller might pass; typed Any so the type checker lets the test try
-_hotel_names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def shared_db(pg_server, template_database) -> Iterator[Any]:
-    database = conftest.new_database(pg_server, template_database)
-    yield database
-    conftest.close_database(database)
-
-
-@pytest.fixture
-def db(shared_db: Any) -> Iterator[Any]:
-    uow_module.bind_engine(shared_db.app)
-    yield shared_db
-    uow_module.bind_engine(None)
-
-
-@pytest.fixture
-def hotel(db: Any) -> HotelFixture:
-    return make_hotel(db.owner, f"Desk hotel {next(_hotel_names)}", rooms=10)
-
-
-@pytest.fixture
-def other_hotel(db: Any) -> HotelFixture:
-    return make_hotel(db.owner, f"Other desk hotel {next(_hotel_names)}", rooms=4)
+SHARED_DATABASE = True  # see tests/conftest.py: shares_database
 
 
 def execute(db, sql: str, **params: Any) -> Any:
     with db.owner.begin() as conn:
         return conn.execute(text(sql), params)
-
-
-def add_overlay(db, hotel, number: str, kind: str, start: dt.date, end: dt.date, released: bool = False) -> None:
-    execute(
-        db,
-        "INSERT INTO room_overlays (hotel_id, room_id, kind, starts_on, ends_on, reason, released)"
-        " VALUES (:h, :r, :k, :s, :e, 'Leaking tap', :rel)",
-        h=hotel.hotel_id,
-        r=hotel.room_ids[number],
-        k=kind,
-        s=start,
-        e=end,
-        rel=released,
-    )
 
 
 def test_arrivals_departures_and_in_house(db, hotel, other_hotel):
@@ -194,48 +152,6 @@ def test_unassigned_stays_lists_the_stays_the_rack_counts(db, hotel):
 # --- plans ---------------------------------------------------------------------------------------
 
 
-def make_busy_hotel(db) -> HotelFixture:
-    """100 rooms, each booked back to back in two-night stays from 100 days ago to 200 days ahead
-    (15,000 bookings, 5,000 guests), analysed: enough rows that the planner's choice of index means
-    something."""
-    busy = make_hotel(db.owner, f"Busy desk {next(_hotel_names)}", rooms=100)
-    start = busy.business_date - 100 * DAY
-    execute(
-        db,
-        "INSERT INTO guests (hotel_id, last_name, name_norm)"
-        " SELECT :h, 'G' || g, 'g' || g FROM generate_series(1, 5000) g",
-        h=busy.hotel_id,
-    )
-    execute(
-        db,
-        "INSERT INTO bookings (hotel_id, confirmation_code, guest_id, room_type_id, room_id, check_in, check_out,"
-        " status, rate, actual_check_in)"
-        " SELECT :h, 'B' || r.id || '-' || d, g.first + (r.id * 150 + d) % 5000, r.room_type_id, r.id,"
-        "  CAST(:start AS date) + 2 * d, CAST(:start AS date) + 2 * d + 2,"
-        "  CASE WHEN CAST(:start AS date) + 2 * d + 2 <= :today THEN 'checked_out'"
-        "       WHEN CAST(:start AS date) + 2 * d <= :today THEN 'checked_in' ELSE 'confirmed' END, 100,"
-        "  CASE WHEN CAST(:start AS date) + 2 * d <= :today THEN now() END"
-        " FROM rooms r, generate_series(0, 149) d, (SELECT min(id) AS first FROM guests WHERE hotel_id = :h) g"
-        " WHERE r.hotel_id = :h",
-        h=busy.hotel_id,
-        start=start,
-        today=busy.business_date,
-    )
-    execute(db, "ANALYZE bookings")
-    execute(db, "ANALYZE guests")
-    return busy
-
-
-def _scans(node: dict[str, Any], table: str) -> Iterator[tuple[str, str, str]]:
-    """(node type, index name, index condition) of every access to ``table`` in a JSON plan."""
-    if node.get("Relation Name") == table and node["Node Type"] != "Bitmap Heap Scan":
-        yield node["Node Type"], node.get("Index Name", ""), node.get("Index Cond", "")
-    if node["Node Type"] == "Bitmap Index Scan" and table in node.get("Index Name", ""):
-        yield node["Node Type"], node["Index Name"], node.get("Index Cond", "")
-    for child in node.get("Plans", []):
-        yield from _scans(child, table)
-
-
 def _narrowed(index: str, condition: str) -> bool:
     """The bookings index scan narrows by more than the hotel: a date, or the in-house partial index."""
     return index == "ix_bookings_hotel_id_in_house" or any(column in condition for column in ("check_in", "check_out"))
@@ -247,8 +163,7 @@ def test_every_desk_list_reads_bookings_by_an_index_and_guests_by_key_under_rls(
     condition, so such a shape shows up as a scan narrowed by the hotel only."""
     busy = make_busy_hotel(db)
     today, actor = busy.business_date, busy.front_desk
-    statements: list[tuple[str, reads.Params]] = []
-    with reads.listening(lambda sql, params: statements.append((sql, params))):
+    with capturing(db, "") as statements:  # every statement, guests' look-ups included
         in_house = desk_lists.in_house(actor)
         arriving = desk_lists.arrivals(actor, today)
         desk_lists.departures(actor, today)
@@ -258,17 +173,10 @@ def test_every_desk_list_reads_bookings_by_an_index_and_guests_by_key_under_rls(
     assert {c.status for room in rack.rooms for c in room.cells if c} == {"checked_out", "checked_in", "confirmed"}
 
     bookings_read = guests_read = 0
-    with db.app.connect() as conn, conn.begin():
-        conn.exec_driver_sql("SELECT set_config('app.hotel_id', %s, true)", (str(busy.hotel_id),))
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        for sql, params in statements:
-            [[plan]] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, params).all()
-            for node_type, index, condition in _scans(plan[0]["Plan"], "bookings"):
-                bookings_read += 1
-                assert node_type != "Seq Scan" and _narrowed(index, condition), (
-                    f"{sql}\n{node_type} {index}: {condition}"
-                )
-            for node_type, index, condition in _scans(plan[0]["Plan"], "guests"):
-                guests_read += 1
-                assert "guest_id" in condition, f"{sql}\n{node_type} {index}: {condition}"
+    for sql, node_type, index, condition in scans(db, busy, statements, "bookings"):
+        bookings_read += 1
+        assert node_type != "Seq Scan" and _narrowed(index, condition), f"{sql}\n{node_type} {index}: {condition}"
+    for sql, node_type, index, condition in scans(db, busy, statements, "guests"):
+        guests_read += 1
+        assert "guest_id" in condition, f"{sql}\n{node_type} {index}: {condition}"
     assert bookings_read >= 7 and guests_read >= 6
