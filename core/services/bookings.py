@@ -19,9 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
-    BindParameter,
     Boolean,
-    ColumnElement,
     Date,
     Select,
     any_,
@@ -49,8 +47,6 @@ from core.events.catalog import (
 from core.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
-    Folio,
-    FolioLine,
     Guest,
     Room,
     RoomOverlay,
@@ -78,7 +74,7 @@ from core.services.folios import (
 )
 from core.services.keys import checked_key_count, issue_keys
 from core.services.rooms import change_room_status, checked_id, is_ready, ready_for_guest
-from core.services.uow import UnitOfWork, requires, transact, unit_of_work
+from core.services.uow import UnitOfWork, read, requires, transact
 
 T = TypeVar("T")
 
@@ -514,109 +510,91 @@ def guest_name(last: str, first: str) -> str:
     return f"{last}, {first}" if first else last
 
 
-_ROW_COLUMNS = (
-    Booking.id,
-    Booking.confirmation_code,
-    Booking.status,
-    Booking.guest_id,
-    Guest.last_name,
-    Guest.first_name,
-    Guest.vip,
-    Booking.room_type_id,
-    RoomType.code,
-    Booking.room_id,
-    Room.number,
-    Booking.check_in,
-    Booking.check_out,
-    Booking.adults,
-    Booking.children,
-    Booking.do_not_move,
+# A BookingRow's columns and tables for plain SQL (the guest's two name columns at 4 and 5: see
+# ``booking_row``). Each stay's guest is looked up by key (LATERAL ... LIMIT 1): PostgreSQL would otherwise
+# hash every guest of the hotel for a list of a few hundred stays.
+BOOKING_ROW_COLUMNS = (
+    "b.id, b.confirmation_code, b.status, b.guest_id, g.last_name, g.first_name, g.vip, b.room_type_id, t.code,"
+    " b.room_id, r.number, b.check_in, b.check_out, b.adults, b.children, b.do_not_move"
+)
+BOOKING_ROW_TABLES = (
+    "bookings b"
+    " CROSS JOIN LATERAL (SELECT g.last_name, g.first_name, g.vip, g.name_norm FROM guests g"
+    "  WHERE g.hotel_id = %(hotel)s AND g.id = b.guest_id LIMIT 1) g"
+    " JOIN room_types t ON t.id = b.room_type_id"
+    " LEFT JOIN rooms r ON r.id = b.room_id"
+)
+_ROW_WIDTH = 16
+# One booking with its details, its open folio (else the latest) and that folio's balance, in one statement.
+_DETAIL = (
+    f"SELECT {BOOKING_ROW_COLUMNS}, b.rate, b.notes, b.source, b.queued, b.actual_check_in, b.actual_check_out,"
+    " f.id, f.status, f.currency,"
+    " (SELECT coalesce(sum(l.amount), 0) FROM folio_lines l WHERE l.hotel_id = %(hotel)s AND l.folio_id = f.id)"
+    f" FROM {BOOKING_ROW_TABLES}"
+    " LEFT JOIN LATERAL (SELECT f.id, f.status, f.currency FROM folios f"
+    "  WHERE f.hotel_id = %(hotel)s AND f.booking_id = b.id ORDER BY f.status = 'open' DESC, f.id DESC LIMIT 1) f"
+    " ON true"
+    " WHERE b.hotel_id = %(hotel)s AND b.id = %(booking)s"
+)
+_GUEST_EXISTS = "SELECT 1 FROM guests WHERE hotel_id = %(hotel)s AND id = %(guest)s"
+_GUEST_BOOKINGS = (
+    f"SELECT {BOOKING_ROW_COLUMNS} FROM {BOOKING_ROW_TABLES}"
+    " WHERE b.hotel_id = %(hotel)s AND b.guest_id = %(guest)s ORDER BY b.check_in DESC, b.id DESC"
 )
 
 
-def booking_rows_query(
-    hotel_id: int | BindParameter[int], *conditions: ColumnElement[bool]
-) -> Select[*tuple[Any, ...]]:
-    stmt: Select[*tuple[Any, ...]] = (
-        select(*_ROW_COLUMNS)
-        .join(Guest, Guest.id == Booking.guest_id)
-        .join(RoomType, RoomType.id == Booking.room_type_id)
-        .outerjoin(Room, Room.id == Booking.room_id)
-        .where(Booking.hotel_id == hotel_id, *conditions)
-    )
-    return stmt
+def _row_fields(values: Sequence[Any]) -> list[Any]:
+    return [*values[:4], guest_name(values[4], values[5]), *values[6:_ROW_WIDTH]]
 
 
 def booking_row(values: Sequence[Any]) -> BookingRow:
-    """A BookingRow from the columns of ``_ROW_COLUMNS`` (the guest's two name columns become one)."""
-    fields = [*values[:4], guest_name(values[4], values[5]), *values[6 : len(_ROW_COLUMNS)]]
-    return BookingRow(*fields)
+    """A BookingRow from the columns of ``BOOKING_ROW_COLUMNS`` (the guest's two name columns become one)."""
+    return BookingRow(*_row_fields(values))
 
 
-def _rows(session: Session, stmt: Select[*tuple[Any, ...]]) -> tuple[BookingRow, ...]:
-    return tuple(booking_row(values) for values in session.execute(stmt))
-
-
-def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
-    session, hotel_id = uow.session, uow.actor.hotel_id
-    session.flush()
-    stmt = booking_rows_query(hotel_id, Booking.id == booking_id).add_columns(
-        Booking.rate,
-        Booking.notes,
-        Booking.source,
-        Booking.queued,
-        Booking.actual_check_in,
-        Booking.actual_check_out,
-    )
-    values = session.execute(stmt).one_or_none()
+def _booking_detail(values: Sequence[Any] | None, booking_id: int) -> BookingDetail:
     if values is None:
         raise NotFound(f"Booking {booking_id} was not found in this hotel.")
-    rate, notes, source, queued, actual_check_in, actual_check_out = values[len(_ROW_COLUMNS) :]
-    folio = session.execute(
-        select(Folio.id, Folio.status, Folio.currency)
-        .where(Folio.hotel_id == hotel_id, Folio.booking_id == booking_id)
-        .order_by((Folio.status == "open").desc(), Folio.id.desc())
-        .limit(1)
-    ).first()
-    balance = Decimal(0)
-    if folio is not None:
-        total = session.scalar(
-            select(func.coalesce(func.sum(FolioLine.amount), 0)).where(
-                FolioLine.hotel_id == hotel_id, FolioLine.folio_id == folio.id
-            )
-        )
-        balance = Decimal(total or 0)
+    rate, notes, source, queued, arrived, left, folio_id, folio_status, currency, balance = values[_ROW_WIDTH:]
     return BookingDetail(
         **vars(booking_row(values)),
         rate=rate,
         notes=notes,
         source=source,
         queued=queued,
-        actual_check_in=actual_check_in,
-        actual_check_out=actual_check_out,
-        folio_id=folio.id if folio else None,
-        folio_status=folio.status if folio else None,
-        currency=folio.currency if folio else None,
-        balance=balance.quantize(CENT),
+        actual_check_in=arrived,
+        actual_check_out=left,
+        folio_id=folio_id,
+        folio_status=folio_status,
+        currency=currency,
+        balance=Decimal(balance).quantize(CENT),
     )
+
+
+def _detail(uow: UnitOfWork, booking_id: int) -> BookingDetail:
+    """The booking as it stands inside the caller's transaction (its changes flushed first)."""
+    uow.flush()
+    parameters = {"hotel": uow.actor.hotel_id, "booking": booking_id}
+    return _booking_detail(uow.session.connection().exec_driver_sql(_DETAIL, parameters).one_or_none(), booking_id)
 
 
 @requires(Permission.BOOKINGS_READ)
 def get_booking(actor: Actor, booking_id: int) -> BookingDetail:
     """One booking with its guest, room, rate and folio balance."""
     booking_id = checked_id(booking_id, "The booking")
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        return _detail(uow, booking_id)
+    [found] = read(actor, Permission.BOOKINGS_READ, (_DETAIL, {"hotel": actor.hotel_id, "booking": booking_id}))
+    return _booking_detail(found[0] if found else None, booking_id)
 
 
 @requires(Permission.BOOKINGS_READ)
 def guest_bookings(actor: Actor, guest_id: int) -> tuple[BookingRow, ...]:
     """All bookings of one guest, latest arrival first."""
     guest_id = checked_id(guest_id, "The guest")
-    with unit_of_work(actor, Permission.BOOKINGS_READ) as uow:
-        uow.get(Guest, guest_id, "Guest")
-        stmt = booking_rows_query(actor.hotel_id, Booking.guest_id == guest_id)
-        return _rows(uow.session, stmt.order_by(Booking.check_in.desc(), Booking.id.desc()))
+    parameters = {"hotel": actor.hotel_id, "guest": guest_id}
+    exists, rows = read(actor, Permission.BOOKINGS_READ, (_GUEST_EXISTS, parameters), (_GUEST_BOOKINGS, parameters))
+    if not exists:
+        raise NotFound(f"Guest {guest_id} was not found in this hotel.")
+    return tuple(booking_row(values) for values in rows)
 
 
 # --- creating ------------------------------------------------------------------------------------

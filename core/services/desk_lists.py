@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from core.auth import Actor, Permission
 from core.models import ACTIVE_BOOKING_STATUSES
 from core.services.availability import checked_day
-from core.services.bookings import BookingRow, checked_count, guest_name
+from core.services.bookings import BOOKING_ROW_COLUMNS, BOOKING_ROW_TABLES, BookingRow, checked_count, guest_name
 from core.services.uow import read, requires
 
 MAX_RACK_DAYS = 62
@@ -52,17 +52,7 @@ class RoomRack:
     unassigned: tuple[RackUnassigned, ...]  # room types with stays lacking a room in the range, by code
 
 
-# The columns of a BookingRow, the guest's two name columns at 4 and 5 (see _booking_rows).
-_BOOKING_ROWS = (
-    "SELECT b.id, b.confirmation_code, b.status, b.guest_id, g.last_name, g.first_name, g.vip, b.room_type_id,"
-    " t.code, b.room_id, r.number, b.check_in, b.check_out, b.adults, b.children, b.do_not_move"
-    " FROM bookings b"
-    " CROSS JOIN LATERAL (SELECT g.last_name, g.first_name, g.vip, g.name_norm FROM guests g"
-    "  WHERE g.hotel_id = %(hotel)s AND g.id = b.guest_id LIMIT 1) g"
-    " JOIN room_types t ON t.id = b.room_type_id"
-    " LEFT JOIN rooms r ON r.id = b.room_id"
-    " WHERE b.hotel_id = %(hotel)s AND "
-)
+_BOOKING_ROWS = f"SELECT {BOOKING_ROW_COLUMNS} FROM {BOOKING_ROW_TABLES} WHERE b.hotel_id = %(hotel)s AND "
 _BY_ROOM_NUMBER = " ORDER BY length(r.number), r.number, b.id"
 _ARRIVALS = _BOOKING_ROWS + f"b.check_in = %(day)s AND b.status IN ({_ACTIVE}) ORDER BY g.name_norm, b.id"
 _DEPARTURES = _BOOKING_ROWS + "b.check_out = %(day)s AND b.status IN ('checked_in', 'checked_out')" + _BY_ROOM_NUMBER
