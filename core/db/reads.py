@@ -69,10 +69,12 @@ def read(
             try:
                 return _run(conn, (*context, timeout), queries)
             except psycopg.OperationalError:
-                if not conn.broken or attempt == 2:
+                if not conn.broken:
+                    raise
+                pooled.invalidate()  # never back into the pool
+                if attempt == 2:
                     raise
                 log.warning("database connection lost; reading again on a new connection")
-                pooled.invalidate()
                 engine.dispose(close=False)  # the pool's other connections are likely gone as well
         finally:
             pooled.close()

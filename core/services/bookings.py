@@ -406,7 +406,8 @@ def _pick_room(uow: UnitOfWork, booking: Booking, *, ready_only: bool = False) -
 
     A try takes the best candidate no other transaction holds locked (SKIP LOCKED), so terminals assigning
     rooms of one type at the same moment each take a different room instead of queueing behind the best
-    one. Only the candidates all locked by others are waited for, best first."""
+    one. Only the candidates all locked by others are waited for, best first. The best room is thus best
+    effort: one locked for a moment by any change (a housekeeping status, say) is passed over for the next."""
     candidates = _candidates(uow, booking, ready_only)
     wait = False
     while candidates:

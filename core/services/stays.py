@@ -22,7 +22,7 @@ from core.events.catalog import (
     GuestCheckedIn,
     GuestCheckedOut,
 )
-from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Folio, Hotel, Room
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Folio, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
 from core.services.availability import InventoryGuard, in_house_elsewhere, lock_room_types
@@ -85,21 +85,23 @@ class StayChange:
 _HOTEL, _BOOKING, _ROOM = (bindparam(name, type_=BigInteger) for name in ("hotel", "booking", "room"))
 _START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
 
-# The booking comes with its hotel, which the session then holds for ``uow.hotel``, and with the
-# transaction's timestamp, which every row of the change carries.
+# The booking comes with the transaction's timestamp, which every row of the change carries. Not with the
+# hotel: a statement that waits for the booking's lock re-reads only the locked row, so a business date read
+# alongside could be the one the night audit holding that lock has just moved on from.
 _LOCK_BOOKING = (
-    select(Booking, Hotel, func.now())
-    .join(Hotel, Hotel.id == Booking.hotel_id)
+    select(Booking, func.now())
     .where(Booking.id == _BOOKING)
-    .with_for_update(of=Booking)
+    .with_for_update()
     .execution_options(populate_existing=True)
 )
 _LOCK_ROOM = select(Room).where(Room.id == _ROOM).with_for_update().execution_options(populate_existing=True)
 
 # Read after the room's lock was granted (a new statement, so it sees what committed while it waited): what
 # keeps a guest out of the room (the first out-of-order or out-of-service window on the nights [start, end),
-# a guest of another booking still in the room) and the booking's open folio, locked: booking, room, folio
-# is the order every change of a stay locks in.
+# a guest of another booking still in the room) and the booking's open folio, locked. A stay's changes lock
+# booking, room, folio; an early or late check-in then locks the room's type as well (after the room,
+# unlike the bookings service's booking, room types, rooms order: should that ever meet an assignment in
+# a circle, PostgreSQL reports the deadlock and ``transact`` runs the check-in again).
 _OVERLAY_ON_STAY = (
     select(Overlay.kind, Overlay.starts_on, Overlay.ends_on, Overlay.reason)
     .where(
@@ -136,12 +138,13 @@ _ROOM_OBSTACLES_AND_FOLIO = (
 
 def _lock_stay(uow: UnitOfWork, booking_id: int) -> tuple[Booking, Room | None, dt.datetime]:
     """Lock the booking, then its room: the order the bookings service and the night audit use too, so no two
-    of them ever wait on each other in a circle. Also the transaction's timestamp."""
+    of them ever wait on each other in a circle. Also the transaction's timestamp. The hotel (its business
+    date) is read once the booking's lock is held."""
     row = uow.session.execute(_LOCK_BOOKING, {"booking": booking_id}).one_or_none()
     if row is None:
         raise NotFound(f"Booking {booking_id} was not found in this hotel.")
-    booking, _hotel, now = row
-    _ = uow.hotel  # the unit of work keeps the hotel just read; the session alone holds it only weakly
+    booking, now = row
+    _ = uow.hotel
     room = None
     if booking.room_id is not None:
         room = uow.session.scalars(_LOCK_ROOM, {"room": booking.room_id}).one()

@@ -211,7 +211,7 @@ def read(actor: Actor, permission: Permission | None, *queries: reads.Query) -> 
         actor.require(permission)
     try:
         return reads.read(bound_engine(), actor.hotel_id, queries, user_id=actor.user_id)
-    except psycopg.Error as exc:
+    except (psycopg.Error, DBAPIError) as exc:  # DBAPIError: the pool could not connect
         raise translate(exc) from None
 
 

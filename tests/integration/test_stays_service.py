@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -439,6 +441,43 @@ def test_check_out_closes_the_folio_dirties_the_room_and_queues_a_cleaning_task(
     [(resource, _user, change)] = audit(db, "room.status_changed")
     assert (resource, change["from"], change["to"]) == (str(room), "inspected", "dirty")
     assert [r[0] for r in audit(db, "housekeeping_task.created")] == [str(result.task_id)]
+
+
+def test_a_check_out_waiting_on_the_night_audit_carries_the_new_business_date(db, hotel):
+    """The audit holds the in-house bookings while it moves the date on; a check-out that waited for one
+    must be dated the new day (its cleaning task, its audit row), not the day it started in."""
+    booking, folio = in_house(db, hotel)
+    folios.post_charge(hotel.front_desk, folio, "Room", Decimal("200.00"))
+    folios.take_payment(hotel.front_desk, folio, Decimal("200.00"))
+    tomorrow = hotel.business_date + dt.timedelta(days=1)
+    done: list[Any] = []
+    with db.owner.connect() as audit_run:
+        audit_run.execute(text("SELECT 1 FROM bookings WHERE id = :b FOR UPDATE"), {"b": booking})
+        audit_run.execute(
+            text("UPDATE hotels SET business_date = :d WHERE id = :h"), {"d": tomorrow, "h": hotel.hotel_id}
+        )
+        worker = threading.Thread(target=lambda: done.append(stays.check_out(hotel.front_desk, booking)))
+        worker.start()
+        _wait_for_lock_wait(db)
+        audit_run.commit()
+    worker.join(10)
+    [result] = done
+    assert one(db, "SELECT business_date FROM housekeeping_tasks WHERE id = :t", t=result.task_id) == (tomorrow,)
+    [(_res, _user, details)] = audit(db, "stay.checked_out")
+    assert details["business_date"] == tomorrow.isoformat()
+
+
+def _wait_for_lock_wait(db) -> None:
+    """Until some session of the database waits for a row lock."""
+    for _ in range(200):
+        waiting = one(
+            db,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )[0]
+        if waiting:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the check-out never waited for the booking's lock")
 
 
 def test_an_unsettled_folio_refuses_check_out_with_the_amount(db, hotel):
