@@ -22,7 +22,7 @@ from core.events.catalog import (
     GuestCheckedIn,
     GuestCheckedOut,
 )
-from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Folio, Room
+from core.models import ACTIVE_BOOKING_STATUSES, AuditEntry, Booking, Folio, Hotel, Room
 from core.models import RoomOverlay as Overlay
 from core.normalize import clean_text
 from core.services.availability import InventoryGuard, in_house_elsewhere, lock_room_types
@@ -85,16 +85,24 @@ class StayChange:
 _HOTEL, _BOOKING, _ROOM = (bindparam(name, type_=BigInteger) for name in ("hotel", "booking", "room"))
 _START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
 
-# The booking comes with the transaction's timestamp, which every row of the change carries. Not with the
-# hotel: a statement that waits for the booking's lock re-reads only the locked row, so a business date read
-# alongside could be the one the night audit holding that lock has just moved on from.
+# The booking comes with the transaction's timestamp, which every row of the change carries; the room with
+# its hotel, which the session then holds for ``uow.hotel``. Not the booking: a statement that waits for a
+# lock re-reads only the locked row, so a business date read alongside the booking could be the one the
+# night audit holding the booking has just moved on from. The room's statement starts once the booking is
+# held, so after any audit that held it.
 _LOCK_BOOKING = (
     select(Booking, func.now())
     .where(Booking.id == _BOOKING)
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_LOCK_ROOM = select(Room).where(Room.id == _ROOM).with_for_update().execution_options(populate_existing=True)
+_LOCK_ROOM = (
+    select(Room, Hotel)
+    .join(Hotel, Hotel.id == Room.hotel_id)
+    .where(Room.id == _ROOM)
+    .with_for_update(of=Room)
+    .execution_options(populate_existing=True)
+)
 
 # Read after the room's lock was granted (a new statement, so it sees what committed while it waited): what
 # keeps a guest out of the room (the first out-of-order or out-of-service window on the nights [start, end),
@@ -144,10 +152,10 @@ def _lock_stay(uow: UnitOfWork, booking_id: int) -> tuple[Booking, Room | None, 
     if row is None:
         raise NotFound(f"Booking {booking_id} was not found in this hotel.")
     booking, now = row
-    _ = uow.hotel
     room = None
     if booking.room_id is not None:
-        room = uow.session.scalars(_LOCK_ROOM, {"room": booking.room_id}).one()
+        room, _hotel = uow.session.execute(_LOCK_ROOM, {"room": booking.room_id}).one()
+    _ = uow.hotel  # the unit of work keeps the hotel (read with the room, else now); the session holds it weakly
     return booking, room, now
 
 
