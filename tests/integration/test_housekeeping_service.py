@@ -12,7 +12,7 @@ from sqlalchemy import text
 from core.auth import Role
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from core.services import housekeeping as hk
-from tests.factories import make_booking, make_hotel
+from tests.factories import make_booking, make_hotel, set_hk
 
 DAY = dt.timedelta(days=1)
 
@@ -43,14 +43,6 @@ def events(db, hotel, name: str) -> list[dict[str, Any]]:
 
 def status_of(db, hotel, number: str) -> str:
     return _rows(db, "SELECT hk_status FROM rooms WHERE id = :r", r=hotel.room_ids[number])[0].hk_status
-
-
-def set_status(db, hotel, status: str, *numbers: str) -> None:
-    with db.owner.begin() as conn:
-        conn.execute(
-            text("UPDATE rooms SET hk_status = :s WHERE id = ANY(:ids)"),
-            {"s": status, "ids": [hotel.room_ids[n] for n in numbers]},
-        )
 
 
 def task(db, task_id: int) -> Any:
@@ -251,7 +243,7 @@ def test_a_task_being_worked_on_cannot_be_taken_back_to_the_pool(db, hotel):
 
 
 def test_starting_marks_in_progress_and_a_housekeeper_takes_an_unassigned_task(db, hotel):
-    set_status(db, hotel, "dirty", "101")
+    set_hk(db, hotel, "dirty", "101")
     created = hk.create_task(hotel.front_desk, hotel.room_ids["101"], "checkout_clean")
 
     started = hk.start_task(hotel.housekeeping, created.id)
@@ -270,7 +262,7 @@ def test_starting_marks_in_progress_and_a_housekeeper_takes_an_unassigned_task(d
 
 
 def test_completing_a_cleaning_makes_the_room_clean_and_queues_its_inspection(db, hotel):
-    set_status(db, hotel, "dirty", "101")
+    set_hk(db, hotel, "dirty", "101")
     room_id = hotel.room_ids["101"]
     queued, _ = make_booking(db.owner, hotel, check_in=hotel.business_date, room_number="101")
     queue_booking(db, queued)
@@ -303,7 +295,7 @@ def test_completing_a_cleaning_makes_the_room_clean_and_queues_its_inspection(db
 
 def test_without_inspection_a_cleaning_makes_the_room_ready_with_no_inspection_task(db):
     relaxed = make_hotel(db.owner, "Hotel Simple", rooms=2, inspection_required=False)
-    set_status(db, relaxed, "dirty", "101")
+    set_hk(db, relaxed, "dirty", "101")
     queued, _ = make_booking(db.owner, relaxed, check_in=relaxed.business_date, room_number="101")
     queue_booking(db, queued)
     cleaning = hk.create_task(relaxed.housekeeping, relaxed.room_ids["101"], "pickup")
@@ -324,7 +316,7 @@ def test_cleaning_a_room_that_is_already_inspected_leaves_it_inspected(db, hotel
 
 def test_an_inspection_of_a_dirty_room_is_refused_and_changes_nothing(db, hotel):
     inspection = hk.create_task(hotel.front_desk, hotel.room_ids["101"], "inspection")
-    set_status(db, hotel, "dirty", "101")
+    set_hk(db, hotel, "dirty", "101")
     before = snapshot(db)
     with pytest.raises(InvalidTransition, match="Room 101 is dirty: it must be clean before it can be inspected"):
         hk.complete_task(hotel.housekeeping, inspection.id)

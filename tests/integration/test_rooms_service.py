@@ -13,7 +13,7 @@ from core.errors import InvalidTransition, NotFound, PermissionDenied, RoomUnava
 from core.services import rooms
 from core.services.rooms import TRANSITIONS, check_transition
 from core.services.uow import unit_of_work
-from tests.factories import make_booking, make_hotel
+from tests.factories import make_booking, make_hotel, set_hk
 
 DAY = dt.timedelta(days=1)
 
@@ -44,14 +44,6 @@ def events(db, hotel, name: str) -> list[dict[str, Any]]:
 
 def status_of(db, hotel, number: str) -> str:
     return _rows(db, "SELECT hk_status FROM rooms WHERE id = :r", r=hotel.room_ids[number])[0].hk_status
-
-
-def set_status(db, hotel, status: str, *numbers: str) -> None:
-    with db.owner.begin() as conn:
-        conn.execute(
-            text("UPDATE rooms SET hk_status = :s WHERE id = ANY(:ids)"),
-            {"s": status, "ids": [hotel.room_ids[n] for n in numbers]},
-        )
 
 
 def snapshot(db) -> tuple[Any, ...]:
@@ -86,7 +78,7 @@ def test_list_rooms_shows_occupancy_condition_overlay_and_readiness(db, hotel):
     booking_id, _ = make_booking(
         db.owner, hotel, check_in=today, room_number="102", room_type="DBL", status="checked_in"
     )
-    set_status(db, hotel, "clean", "103")
+    set_hk(db, hotel, "clean", "103")
     rooms.put_room_out_of_order(hotel.manager, hotel.room_ids["105"], today, today + 3 * DAY, "Leaking pipe")
     rooms.put_room_out_of_service(hotel.manager, hotel.room_ids["107"], today + DAY, today + 2 * DAY, "Paint")
 
@@ -105,7 +97,7 @@ def test_list_rooms_shows_occupancy_condition_overlay_and_readiness(db, hotel):
 def test_list_rooms_filters_by_floor_type_condition_occupancy_and_readiness(db, hotel):
     today = hotel.business_date
     make_booking(db.owner, hotel, check_in=today, room_number="102", room_type="DBL", status="checked_in")
-    set_status(db, hotel, "clean", "103")
+    set_hk(db, hotel, "clean", "103")
     rooms.put_room_out_of_service(hotel.manager, hotel.room_ids["105"], today, today + DAY, "Carpet")
     actor = hotel.housekeeping
 
@@ -203,7 +195,7 @@ def test_each_status_change_writes_one_audit_row_and_one_event(db, hotel):
 
 
 def test_inspecting_a_dirty_room_or_an_unknown_status_is_refused_and_changes_nothing(db, hotel):
-    set_status(db, hotel, "dirty", "101")
+    set_hk(db, hotel, "dirty", "101")
     before = snapshot(db)
     with pytest.raises(InvalidTransition, match="Room 101 is dirty: it must be clean before it can be inspected"):
         rooms.set_room_status(hotel.housekeeping, hotel.room_ids["101"], "inspected")
@@ -231,8 +223,8 @@ def test_bulk_change_writes_one_audit_row_per_room_and_one_event_for_all(db, hot
 
 
 def test_bulk_change_is_all_or_nothing_and_names_the_room_that_cannot_move(db, hotel):
-    set_status(db, hotel, "clean", "101", "103")
-    set_status(db, hotel, "dirty", "105")
+    set_hk(db, hotel, "clean", "101", "103")
+    set_hk(db, hotel, "dirty", "105")
     before = snapshot(db)
     ids = [hotel.room_ids[n] for n in ("101", "103", "105")]
     with pytest.raises(InvalidTransition, match="Room 105 is dirty"):
@@ -241,7 +233,7 @@ def test_bulk_change_is_all_or_nothing_and_names_the_room_that_cannot_move(db, h
 
 
 def test_bulk_change_leaves_rooms_already_in_that_status_alone(db, hotel):
-    set_status(db, hotel, "dirty", "101")
+    set_hk(db, hotel, "dirty", "101")
     ids = [hotel.room_ids["101"], hotel.room_ids["102"], hotel.room_ids["101"]]  # a repeat is harmless
 
     change = rooms.set_rooms_status(hotel.housekeeping, ids, "dirty")
@@ -292,7 +284,7 @@ def test_a_room_becoming_ready_flags_its_queued_arrival_of_today(db, hotel):
     make_booking(db.owner, hotel, check_in=today, room_number="105")  # not queued
     queue_booking(db, queued)
     queue_booking(db, later)
-    set_status(db, hotel, "dirty", "101", "103", "105")
+    set_hk(db, hotel, "dirty", "101", "103", "105")
     ids = [hotel.room_ids[n] for n in ("101", "103", "105")]
 
     cleaned = rooms.set_rooms_status(hotel.housekeeping, ids, "clean")
@@ -313,7 +305,7 @@ def test_an_out_of_service_room_is_not_ready_so_its_queued_arrival_waits(db, hot
     queued, _ = make_booking(db.owner, hotel, check_in=today, room_number="101")
     queue_booking(db, queued)
     rooms.put_room_out_of_service(hotel.manager, hotel.room_ids["101"], today, today + DAY, "Broken lamp")
-    set_status(db, hotel, "clean", "101")
+    set_hk(db, hotel, "clean", "101")
     change = rooms.set_room_status(hotel.housekeeping, hotel.room_ids["101"], "inspected")
     assert change.queued_arrivals == () and events(db, hotel, "booking.updated") == []
 
@@ -446,7 +438,7 @@ def test_releasing_a_window_early_puts_the_room_in_its_return_status(db, hotel):
     today = hotel.business_date
     room_id = hotel.room_ids["101"]
     placed = rooms.put_room_out_of_order(hotel.manager, room_id, today, today + 5 * DAY, "Leak", "clean")
-    set_status(db, hotel, "dirty", "101")  # the repair left a mess
+    set_hk(db, hotel, "dirty", "101")  # the repair left a mess
 
     released = rooms.release_overlay(hotel.manager, placed.overlay.id)
 
@@ -506,7 +498,7 @@ def test_an_ended_window_returns_the_room_at_the_night_roll(db, hotel):
             ),
             {"h": hotel.hotel_id, "r": hotel.room_ids["101"], "d": today},
         )
-    set_status(db, hotel, "dirty", "101")
+    set_hk(db, hotel, "dirty", "101")
 
     with unit_of_work(hotel.admin, None) as uow:
         changed = rooms.apply_overlay_returns(uow)
@@ -526,8 +518,8 @@ def test_without_inspection_clean_is_ready_and_inspected_is_refused(db):
     today = relaxed.business_date
     queued, _ = make_booking(db.owner, relaxed, check_in=today, room_number="101")
     queue_booking(db, queued)
-    set_status(db, relaxed, "dirty", "101")
-    set_status(db, relaxed, "clean", "103")
+    set_hk(db, relaxed, "dirty", "101")
+    set_hk(db, relaxed, "clean", "103")
 
     listed = by_number(rooms.list_rooms(relaxed.front_desk))
     assert listed["103"].ready and listed["102"].ready  # 102 is still 'inspected' from before
