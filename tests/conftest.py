@@ -177,19 +177,15 @@ def shares_database(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def db(request: pytest.FixtureRequest, pg_server: Server, database_pool: DatabasePool) -> Iterator[TestDatabase]:
     """A migrated database (of its own, or the module's); core.services are bound to its runtime-role engine."""
-    if shares_database(request):
-        database = request.getfixturevalue("module_database")
-        uow_module.bind_engine(database.app)
-        yield database
-        uow_module.bind_engine(None)
-        return
-    database = _engines(pg_server, database_pool.take())
+    shared = shares_database(request)
+    database = request.getfixturevalue("module_database") if shared else _engines(pg_server, database_pool.take())
     uow_module.bind_engine(database.app)
     yield database
     uow_module.bind_engine(None)
-    database.owner.dispose()
-    database.app.dispose()
-    database_pool.give_back(database.name)
+    if not shared:
+        database.owner.dispose()
+        database.app.dispose()
+        database_pool.give_back(database.name)
 
 
 @pytest.fixture

@@ -14,7 +14,14 @@ from typing import Any, NamedTuple
 from core.auth import Actor, Permission
 from core.models import ACTIVE_BOOKING_STATUSES
 from core.services.availability import checked_day
-from core.services.bookings import BOOKING_ROW_COLUMNS, BOOKING_ROW_TABLES, BookingRow, checked_count, guest_name
+from core.services.bookings import (
+    BOOKING_ROW_COLUMNS,
+    BOOKING_ROW_TABLES,
+    BookingRow,
+    booking_row,
+    checked_count,
+    guest_name,
+)
 from core.services.uow import read, requires
 
 MAX_RACK_DAYS = 62
@@ -66,10 +73,7 @@ _UNASSIGNED = (
 
 def _booking_rows(actor: Actor, sql: str, params: dict[str, Any]) -> tuple[BookingRow, ...]:
     [rows] = read(actor, Permission.BOOKINGS_READ, (sql, params))
-    return tuple(
-        BookingRow(i, code, status, guest, guest_name(last, first), *rest)
-        for i, code, status, guest, last, first, *rest in rows
-    )
+    return tuple(map(booking_row, rows))
 
 
 @requires(Permission.BOOKINGS_READ)
